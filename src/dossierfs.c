@@ -1,0 +1,235 @@
+/*
+ * dossierfs: mounts a vault.
+ *
+ *   dossierfs VAULT MOUNTPOINT [-f] [-s] [-d] [-o OPTS]
+ *             [--passphrase-file FILE | --key-file FILE]
+ *
+ * Unlocks the vault (passphrase from FILE or the terminal, or a key file),
+ * mounts it with allow_other and default_permissions, and serves requests
+ * until SIGTERM, SIGINT or fusermount3 -u. Daemonizes once mounted unless
+ * -f is given.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <sodium.h>
+
+#include "fs.h"
+#include "secret.h"
+#include "unlock.h"
+
+static const char *prog = "dossierfs";
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: %s VAULT MOUNTPOINT [-f] [-s] [-d] [-o OPTS] "
+	        "[--passphrase-file FILE | --key-file FILE]\n", prog);
+	exit(2);
+}
+
+struct args {
+	const char *vault;
+	const char *mnt;
+	const char *opts;          /* extra -o options for libfuse */
+	struct unlock_src src;
+	int foreground;
+	int single;
+	int debug;
+};
+
+static void parse(int argc, char **argv, struct args *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (int i = 1; i < argc; i++) {
+		const char *s = argv[i];
+
+		if (strcmp(s, "-f") == 0)
+			a->foreground = 1;
+		else if (strcmp(s, "-s") == 0)
+			a->single = 1;
+		else if (strcmp(s, "-d") == 0)
+			a->debug = a->foreground = 1;
+		else if (strcmp(s, "-o") == 0 && i + 1 < argc)
+			a->opts = argv[++i];
+		else if (strcmp(s, "--passphrase-file") == 0 && i + 1 < argc)
+			a->src.passphrase_file = argv[++i];
+		else if (strcmp(s, "--key-file") == 0 && i + 1 < argc)
+			a->src.key_file = argv[++i];
+		else if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0)
+			usage();
+		else if (s[0] == '-')
+			usage();
+		else if (a->vault == NULL)
+			a->vault = s;
+		else if (a->mnt == NULL)
+			a->mnt = s;
+		else
+			usage();
+	}
+	if (a->vault == NULL || a->mnt == NULL)
+		usage();
+	if (a->src.passphrase_file && a->src.key_file) {
+		fprintf(stderr, "%s: give either --passphrase-file or "
+		        "--key-file\n", prog);
+		exit(2);
+	}
+}
+
+/* 1 if path is a mount point already (of anything), 0 if not. */
+static int is_mounted(const char *path)
+{
+	char line[8192], *p;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* Field 5 is the mount point, octal-escaped. */
+		p = line;
+		for (int k = 0; k < 4 && p; k++) {
+			p = strchr(p, ' ');
+			if (p)
+				p++;
+		}
+		if (p == NULL)
+			continue;
+		char *end = strchr(p, ' '), mp[PATH_MAX];
+		size_t n = 0;
+
+		if (end == NULL)
+			continue;
+		for (char *q = p; q < end && n + 1 < sizeof(mp); q++) {
+			if (q[0] == '\\' && end - q >= 4) {
+				mp[n++] = (char)((q[1] - '0') * 64 +
+				                 (q[2] - '0') * 8 + (q[3] - '0'));
+				q += 3;
+			} else {
+				mp[n++] = *q;
+			}
+		}
+		mp[n] = '\0';
+		found = strcmp(mp, path) == 0;
+	}
+	fclose(f);
+	return found;
+}
+
+static int check_mountpoint(const char *mnt, char *real)
+{
+	struct stat st;
+
+	if (realpath(mnt, real) == NULL || stat(real, &st) != 0) {
+		fprintf(stderr, "%s: mountpoint %s: %s\n", prog, mnt,
+		        strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "%s: mountpoint %s: not a directory\n", prog,
+		        mnt);
+		return -1;
+	}
+	if (is_mounted(real)) {
+		fprintf(stderr, "%s: mountpoint %s is busy: something is "
+		        "mounted there already\n", prog, mnt);
+		return -1;
+	}
+	return 0;
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args fargs = FUSE_ARGS_INIT(0, NULL);
+	struct fs_options fo = { .timeout = 1.0 };
+	struct fuse_loop_config *lc = NULL;
+	struct fuse_session *se = NULL;
+	struct vault *v = NULL;
+	struct fs *fs = NULL;
+	char real[PATH_MAX], opts[PATH_MAX + 256];
+	struct args a;
+	int rc = 1, err;
+
+	secret_harden_process();
+	parse(argc, argv, &a);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "%s: cannot initialise libsodium\n", prog);
+		return 1;
+	}
+	if (check_mountpoint(a.mnt, real) != 0)
+		return 1;
+	if (unlock_vault(prog, a.vault, &a.src, &v) != 0)
+		return 1;
+	if ((err = fs_new(v, &fo, &fs)) != 0) {
+		fprintf(stderr, "%s: %s: cannot open the vault's tree: %s\n",
+		        prog, a.vault, strerror(-err));
+		goto out;
+	}
+	umask(0);
+	raise_fd_limit();
+	openlog(prog, LOG_PID, LOG_DAEMON);
+
+	if (snprintf(opts, sizeof(opts), "allow_other,default_permissions,"
+	             "fsname=dossierfs,subtype=dossierfs%s%s",
+	             a.opts ? "," : "", a.opts ? a.opts : "")
+	    >= (int)sizeof(opts)) {
+		fprintf(stderr, "%s: -o options too long\n", prog);
+		goto out;
+	}
+	if (fuse_opt_add_arg(&fargs, prog) || fuse_opt_add_arg(&fargs, "-o") ||
+	    fuse_opt_add_arg(&fargs, opts) ||
+	    (a.debug && fuse_opt_add_arg(&fargs, "-d")))
+		goto out;
+	se = fuse_session_new(&fargs, fs_ops(), sizeof(*fs_ops()), fs);
+	if (se == NULL) {
+		fprintf(stderr, "%s: cannot start the FUSE session (bad -o "
+		        "option?)\n", prog);
+		goto out;
+	}
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out;
+	if (fuse_session_mount(se, real) != 0) {
+		fprintf(stderr, "%s: cannot mount on %s\n", prog, a.mnt);
+		goto out_handlers;
+	}
+	if (fuse_daemonize(a.foreground) != 0)
+		goto out_unmount;
+	syslog(LOG_INFO, "mounted %s on %s", a.vault, real);
+	if (a.single) {
+		err = fuse_session_loop(se);
+	} else {
+		lc = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_max_threads(lc, 16);
+		fuse_loop_cfg_set_idle_threads(lc, 8);
+		err = fuse_session_loop_mt(se, lc);
+		fuse_loop_cfg_destroy(lc);
+	}
+	syslog(LOG_INFO, "unmounted %s", real);
+	rc = err == 0 ? 0 : 1;
+out_unmount:
+	fuse_session_unmount(se);
+out_handlers:
+	fuse_remove_signal_handlers(se);
+out:
+	if (se)
+		fuse_session_destroy(se);
+	fuse_opt_free_args(&fargs);
+	fs_free(fs);
+	vault_close(v);
+	return rc;
+}

@@ -1,0 +1,1803 @@
+/*
+ * FUSE low-level handlers: see include/fs.h.
+ *
+ * Every request maps a FUSE inode to a backing inode held open O_PATH, and
+ * reaches the backing store only fd-relative, never following symlinks.
+ * Names are encrypted per directory (namecodec.h), content per block
+ * (fsio.h). Directories directly under the root are client folders: each
+ * has its own key, and everything inside is keyed by it.
+ *
+ * Lock order: fs->lock (inode table, client list) before inode->mu; the
+ * content lock inode->io is taken with neither held.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <sodium.h>
+
+#include "fs.h"
+#include "fsio.h"
+#include "namecodec.h"
+
+#define HASH_SIZE 4096u
+#define XATTR_USER "user."
+#define XATTR_MAX  65536u
+
+/* Key material of one client folder, or of the vault root. Never freed
+ * before fs_free(), so a pointer to it stays valid while an inode moves. */
+struct client {
+	struct client *next;       /* fs->clients, under fs->lock */
+	dev_t dev;                 /* identity of the client folder */
+	ino_t ino;
+	unsigned char *key;        /* sodium_malloc, 32 bytes, read-only */
+	struct nc_key *names;      /* sodium_malloc, read-only */
+};
+
+enum ikind { IK_ROOT, IK_CLIENT, IK_OTHER };
+
+struct inode {
+	struct inode *next;        /* hash chain, under fs->lock */
+	uint64_t nlookup;          /* under fs->lock */
+	int fd;                    /* O_PATH | O_NOFOLLOW, read-only */
+	dev_t dev;                 /* backing identity, read-only */
+	ino_t ino;
+	mode_t type;               /* S_IFMT bits, read-only */
+	enum ikind kind;           /* read-only */
+	pthread_mutex_t mu;
+	struct client *cl;         /* under mu: a file may change client */
+	bool has_dirid;            /* under mu */
+	unsigned char dirid[NC_DIRIDBYTES]; /* under mu, set once */
+	struct bc_key *key;        /* under mu; file key while opens > 0 */
+	unsigned opens;            /* under mu */
+	pthread_rwlock_t io;       /* content: shared reads, exclusive writes */
+};
+
+struct fs {
+	struct vault *v;
+	enum bc_cipher cipher;
+	double timeout;
+	pthread_mutex_t lock;
+	struct inode *table[HASH_SIZE];   /* under lock */
+	struct client *clients;           /* under lock */
+	struct client root_client;
+	struct inode root;
+};
+
+/* An open file. */
+struct fh {
+	int fd;                    /* the backing file, O_RDWR or O_RDONLY */
+};
+
+/* An open directory. */
+struct dh {
+	DIR *dp;
+	struct dirent *entry;
+	off_t offset;
+};
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct inode *ino_of(fuse_req_t req, fuse_ino_t n)
+{
+	return n == FUSE_ROOT_ID ? &fs_of(req)->root : (struct inode *)n;
+}
+
+/*
+ * The place where the role policy is asked and the access recorded. Every
+ * handler that lists, opens, creates, renames or deletes calls it before
+ * acting and returns its error. POSIX modes are checked by the kernel
+ * (default_permissions); this adds the policy on top, never instead.
+ */
+enum act {
+	ACT_LOOKUP, ACT_LIST, ACT_READ, ACT_WRITE, ACT_CREATE, ACT_MKDIR,
+	ACT_RENAME, ACT_UNLINK, ACT_RMDIR, ACT_LINK, ACT_SYMLINK,
+	ACT_SETATTR, ACT_XATTR,
+};
+
+static int gate(fuse_req_t req, enum act a, struct inode *dir,
+                const char *name)
+{
+	(void)req; (void)a; (void)dir; (void)name;
+	return 0;
+}
+
+static void procpath(int fd, char buf[64])
+{
+	snprintf(buf, 64, "/proc/self/fd/%d", fd);
+}
+
+static void warn_integrity(const char *what, struct inode *dir)
+{
+	syslog(LOG_WARNING, "integrity: %s in directory (backing inode %lu)",
+	       what, dir ? (unsigned long)dir->ino : 0ul);
+	fprintf(stderr, "dossierfs: integrity: %s\n", what);
+}
+
+/* ---- clients and directory IDs -------------------------------------- */
+
+static int client_init(struct client *c, const unsigned char *key)
+{
+	c->key = sodium_malloc(KW_KEYBYTES);
+	c->names = sodium_malloc(sizeof(*c->names));
+	if (c->key == NULL || c->names == NULL)
+		return -ENOMEM;
+	memcpy(c->key, key, KW_KEYBYTES);
+	nc_key_derive(c->names, key);
+	return 0;
+}
+
+static void client_wipe(struct client *c)
+{
+	if (c->key)
+		sodium_free(c->key);
+	if (c->names)
+		sodium_free(c->names);
+}
+
+/* Finds or loads the client of the client folder fd (identity st). */
+static int client_get(struct fs *fs, int fd, const struct stat *st,
+                      struct client **out)
+{
+	unsigned char id[NC_DIRIDBYTES], *key = NULL;
+	struct client *c;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	for (c = fs->clients; c; c = c->next)
+		if (c->dev == st->st_dev && c->ino == st->st_ino)
+			break;
+	pthread_mutex_unlock(&fs->lock);
+	if (c) {
+		*out = c;
+		return 0;
+	}
+	key = sodium_malloc(KW_KEYBYTES);
+	c = calloc(1, sizeof(*c));
+	if (key == NULL || c == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = vault_dirid_read(fd, id)) != 0 ||
+	    (rc = vault_client_key_load(fs->v, fd, id, key)) != 0) {
+		if (rc != -ENOMEM)
+			warn_integrity("client folder key does not unwrap",
+			               NULL);
+		rc = rc == -ENOMEM ? rc : -EIO;
+		goto out;
+	}
+	if ((rc = client_init(c, key)) != 0)
+		goto out;
+	c->dev = st->st_dev;
+	c->ino = st->st_ino;
+	pthread_mutex_lock(&fs->lock);
+	c->next = fs->clients;
+	fs->clients = c;
+	pthread_mutex_unlock(&fs->lock);
+	*out = c;
+	c = NULL;
+out:
+	if (c) {
+		client_wipe(c);
+		free(c);
+	}
+	if (key)
+		sodium_free(key);
+	return rc;
+}
+
+static struct client *client_of(struct inode *i)
+{
+	struct client *c;
+
+	pthread_mutex_lock(&i->mu);
+	c = i->cl;
+	pthread_mutex_unlock(&i->mu);
+	return c;
+}
+
+/* The names key and directory ID for entries of directory d. */
+static int dir_keys(struct inode *d, const struct nc_key **k,
+                    const unsigned char **dirid)
+{
+	int rc = 0;
+
+	if (!S_ISDIR(d->type))
+		return -ENOTDIR;
+	pthread_mutex_lock(&d->mu);
+	if (!d->has_dirid) {
+		rc = vault_dirid_read(d->fd, d->dirid);
+		if (rc == 0)
+			d->has_dirid = true;
+		else if (rc == -ENOENT || rc == -EIO) {
+			warn_integrity("directory without a valid .dirid", d);
+			rc = -EIO;
+		}
+	}
+	*k = d->cl->names;
+	*dirid = d->dirid;
+	pthread_mutex_unlock(&d->mu);
+	return rc;
+}
+
+/*
+ * The backing name of a plaintext name in directory d: stored gets the
+ * entry's name, side the sidecar's name for a long one ("" otherwise),
+ * full the whole encrypted name (what the sidecar holds).
+ */
+struct sname {
+	char stored[NC_ENC_MAX];
+	char side[NC_LONG_LEN + 1];
+	char full[NC_ENC_MAX];
+	int fulllen;
+};
+
+static int stored_name(struct inode *d, const char *name, struct sname *s)
+{
+	const struct nc_key *k;
+	const unsigned char *dirid;
+	int rc;
+
+	if ((rc = dir_keys(d, &k, &dirid)) != 0)
+		return rc;
+	rc = nc_encrypt(k, dirid, name, strlen(name), s->full);
+	if (rc < 0)
+		return rc == -EINVAL ? -ENOENT : rc;
+	s->fulllen = rc;
+	if ((size_t)rc <= NC_MAX_STORED) {
+		memcpy(s->stored, s->full, (size_t)rc + 1);
+		s->side[0] = '\0';
+	} else {
+		nc_long_name(s->full, (size_t)rc, NC_LONG_PREFIX, s->stored);
+		nc_long_name(s->full, (size_t)rc, NC_SIDE_PREFIX, s->side);
+	}
+	return 0;
+}
+
+/* Writes the sidecar of a long name; *made says whether it is new. */
+static int side_put(struct inode *d, const struct sname *s, bool *made)
+{
+	int rc;
+
+	*made = false;
+	if (!s->side[0])
+		return 0;
+	rc = vault_write_small(d->fd, s->side, s->full, (size_t)s->fulllen);
+	if (rc == -EEXIST)
+		return 0;
+	if (rc == 0)
+		*made = true;
+	return rc;
+}
+
+static void side_drop(struct inode *d, const struct sname *s)
+{
+	if (s->side[0])
+		unlinkat(d->fd, s->side, 0);
+}
+
+/* ---- the inode table ------------------------------------------------- */
+
+static size_t hash_of(dev_t dev, ino_t ino)
+{
+	return (size_t)((ino * 0x9e3779b97f4a7c15ull) ^ dev) % HASH_SIZE;
+}
+
+static void inode_free(struct inode *i)
+{
+	if (i->key) {
+		bc_key_wipe(i->key);
+		free(i->key);
+	}
+	close(i->fd);
+	pthread_mutex_destroy(&i->mu);
+	pthread_rwlock_destroy(&i->io);
+	free(i);
+}
+
+/*
+ * Returns the inode for backing fd (stat st) found in directory parent,
+ * taking one lookup reference. fd is consumed.
+ */
+static int inode_get(struct fs *fs, struct inode *parent, int fd,
+                     const struct stat *st, struct inode **out)
+{
+	struct client *cl = NULL;
+	struct inode *i, *n;
+	size_t h = hash_of(st->st_dev, st->st_ino);
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	for (i = fs->table[h]; i; i = i->next)
+		if (i->dev == st->st_dev && i->ino == st->st_ino)
+			break;
+	if (i) {
+		i->nlookup++;
+		pthread_mutex_unlock(&fs->lock);
+		close(fd);
+		*out = i;
+		return 0;
+	}
+	pthread_mutex_unlock(&fs->lock);
+
+	if (parent->kind == IK_ROOT && S_ISDIR(st->st_mode)) {
+		if ((rc = client_get(fs, fd, st, &cl)) != 0) {
+			close(fd);
+			return rc;
+		}
+	} else {
+		cl = client_of(parent);
+	}
+	n = calloc(1, sizeof(*n));
+	if (n == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n->fd = fd;
+	n->dev = st->st_dev;
+	n->ino = st->st_ino;
+	n->type = st->st_mode & S_IFMT;
+	n->kind = parent->kind == IK_ROOT && S_ISDIR(st->st_mode) ? IK_CLIENT
+	                                                          : IK_OTHER;
+	n->cl = cl;
+	n->nlookup = 1;
+	pthread_mutex_init(&n->mu, NULL);
+	pthread_rwlock_init(&n->io, NULL);
+
+	pthread_mutex_lock(&fs->lock);
+	for (i = fs->table[h]; i; i = i->next)
+		if (i->dev == st->st_dev && i->ino == st->st_ino)
+			break;
+	if (i) {
+		/* Another thread inserted it meanwhile. */
+		i->nlookup++;
+		pthread_mutex_unlock(&fs->lock);
+		inode_free(n);
+		*out = i;
+		return 0;
+	}
+	n->next = fs->table[h];
+	fs->table[h] = n;
+	pthread_mutex_unlock(&fs->lock);
+	*out = n;
+	return 0;
+}
+
+static struct inode *inode_find(struct fs *fs, dev_t dev, ino_t ino)
+{
+	struct inode *i;
+
+	pthread_mutex_lock(&fs->lock);
+	for (i = fs->table[hash_of(dev, ino)]; i; i = i->next)
+		if (i->dev == dev && i->ino == ino)
+			break;
+	pthread_mutex_unlock(&fs->lock);
+	return i;
+}
+
+static void inode_unref(struct fs *fs, struct inode *i, uint64_t n)
+{
+	struct inode **pp;
+
+	if (i == &fs->root)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	if (n > i->nlookup)
+		n = i->nlookup;
+	i->nlookup -= n;
+	if (i->nlookup > 0) {
+		pthread_mutex_unlock(&fs->lock);
+		return;
+	}
+	for (pp = &fs->table[hash_of(i->dev, i->ino)]; *pp; pp = &(*pp)->next)
+		if (*pp == i) {
+			*pp = i->next;
+			break;
+		}
+	pthread_mutex_unlock(&fs->lock);
+	inode_free(i);
+}
+
+/* ---- attributes ------------------------------------------------------ */
+
+static int link_target(struct inode *i, char *out)
+{
+	char stored[PATH_MAX];
+	ssize_t n;
+	struct client *cl = client_of(i);
+
+	n = readlinkat(i->fd, "", stored, sizeof(stored) - 1);
+	if (n < 0)
+		return -errno;
+	stored[n] = '\0';
+	n = nc_link_decrypt(cl->names, stored, (size_t)n, out);
+	if (n < 0)
+		warn_integrity("symlink target does not authenticate", NULL);
+	return (int)n;
+}
+
+/* Stats inode i, with the plaintext size. */
+static int attr_get(struct fs *fs, struct inode *i, struct stat *st)
+{
+	char target[PATH_MAX];
+	uint64_t size;
+	int rc;
+
+	if (fstatat(i->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	if (S_ISREG(st->st_mode)) {
+		if (bc_plain_size(fs->cipher, (uint64_t)st->st_size, &size)) {
+			warn_integrity("file size is not a valid ciphertext "
+			               "size", NULL);
+			return -EIO;
+		}
+		st->st_size = (off_t)size;
+	} else if (S_ISLNK(st->st_mode)) {
+		if ((rc = link_target(i, target)) < 0)
+			return rc;
+		st->st_size = rc;
+		sodium_memzero(target, sizeof(target));
+	}
+	return 0;
+}
+
+static int entry_fill(struct fs *fs, struct inode *i,
+                      struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = (fuse_ino_t)i;
+	e->attr_timeout = fs->timeout;
+	e->entry_timeout = fs->timeout;
+	return attr_get(fs, i, &e->attr);
+}
+
+/* Looks up the backing entry stored in directory d, taking a reference. */
+static int lookup_stored(struct fs *fs, struct inode *d, const char *stored,
+                         struct fuse_entry_param *e, struct inode **out)
+{
+	struct stat st;
+	struct inode *i;
+	int fd, rc;
+
+	fd = openat(d->fd, stored, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if ((rc = inode_get(fs, d, fd, &st, &i)) != 0)
+		return rc;
+	if ((rc = entry_fill(fs, i, e)) != 0) {
+		inode_unref(fs, i, 1);
+		return rc;
+	}
+	if (out)
+		*out = i;
+	return 0;
+}
+
+static int do_lookup(struct fs *fs, struct inode *d, const char *name,
+                     struct fuse_entry_param *e)
+{
+	struct sname s;
+	int rc;
+
+	if ((rc = stored_name(d, name, &s)) != 0)
+		return rc;
+	return lookup_stored(fs, d, s.stored, e, NULL);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct inode *d = ino_of(req, parent);
+	struct fuse_entry_param e;
+	int rc;
+
+	if ((rc = gate(req, ACT_LOOKUP, d, name)) == 0)
+		rc = do_lookup(fs_of(req), d, name, &e);
+	if (rc != 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t n, uint64_t nlookup)
+{
+	inode_unref(fs_of(req), ino_of(req, n), nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+                            struct fuse_forget_data *f)
+{
+	for (size_t k = 0; k < count; k++)
+		inode_unref(fs_of(req), ino_of(req, f[k].ino), f[k].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t n,
+                       struct fuse_file_info *fi)
+{
+	struct stat st;
+	int rc;
+
+	(void)fi;
+	rc = attr_get(fs_of(req), ino_of(req, n), &st);
+	if (rc != 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, fs_of(req)->timeout);
+}
+
+/* ---- file content ---------------------------------------------------- */
+
+/* Loads the file key of i (on its first open) and counts the open. */
+static int key_ref(struct fs *fs, struct inode *i, int fd, bool writable)
+{
+	struct bc_key *k;
+	int rc = 0;
+
+	pthread_mutex_lock(&i->mu);
+	if (i->key == NULL) {
+		k = malloc(sizeof(*k));
+		if (k == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		rc = fsio_key_load(fd, fs->cipher, i->cl->key, writable, k);
+		if (rc == -ENODATA && !writable) {
+			/* An empty file that was never written: nothing to
+			 * decrypt until a writer creates the header. */
+			free(k);
+			rc = 0;
+		} else if (rc != 0) {
+			free(k);
+			if (rc == -EIO || rc == -EPROTONOSUPPORT)
+				warn_integrity("file header does not "
+				               "authenticate", NULL);
+			rc = rc == -EPROTONOSUPPORT ? -EIO : rc;
+			goto out;
+		} else {
+			i->key = k;
+		}
+	} else if (writable) {
+		rc = fsio_key_load(fd, fs->cipher, i->cl->key, true, i->key);
+		rc = rc == -EIO ? 0 : rc;   /* header present: key kept */
+	}
+	i->opens++;
+out:
+	pthread_mutex_unlock(&i->mu);
+	return rc;
+}
+
+static void key_unref(struct inode *i)
+{
+	pthread_mutex_lock(&i->mu);
+	if (--i->opens == 0 && i->key) {
+		bc_key_wipe(i->key);
+		free(i->key);
+		i->key = NULL;
+	}
+	pthread_mutex_unlock(&i->mu);
+}
+
+/* Opens the backing file of i; returns the fd or a negative errno. */
+static int backing_open(struct inode *i, int flags)
+{
+	char path[64];
+	int fd;
+
+	/* The magic link resolves to the inode itself, which was opened
+	 * O_NOFOLLOW; O_NOFOLLOW here would refuse the magic link. */
+	procpath(i->fd, path);
+	fd = open(path, flags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int file_open(struct fs *fs, struct inode *i, int flags,
+                     struct fh **out)
+{
+	bool w = (flags & O_ACCMODE) != O_RDONLY;
+	struct fh *h;
+	int fd, rc;
+
+	if (!S_ISREG(i->type))
+		return S_ISDIR(i->type) ? -EISDIR : -EINVAL;
+	fd = backing_open(i, w ? O_RDWR : O_RDONLY);
+	if (fd < 0)
+		return fd;
+	if ((rc = key_ref(fs, i, fd, w)) != 0) {
+		close(fd);
+		return rc;
+	}
+	h = calloc(1, sizeof(*h));
+	if (h == NULL) {
+		key_unref(i);
+		close(fd);
+		return -ENOMEM;
+	}
+	h->fd = fd;
+	*out = h;
+	return 0;
+}
+
+static void fi_set(struct fuse_file_info *fi, struct fh *h)
+{
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->keep_cache = 1;
+}
+
+static struct fh *fh_of(struct fuse_file_info *fi)
+{
+	return (struct fh *)(uintptr_t)fi->fh;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t n, struct fuse_file_info *fi)
+{
+	struct inode *i = ino_of(req, n);
+	struct fh *h;
+	int rc;
+
+	rc = gate(req, (fi->flags & O_ACCMODE) == O_RDONLY ? ACT_READ
+	                                                   : ACT_WRITE, i, NULL);
+	if (rc == 0)
+		rc = file_open(fs_of(req), i, fi->flags, &h);
+	if (rc != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi_set(fi, h);
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		key_unref(i);
+		close(h->fd);
+		free(h);
+	}
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t n,
+                       struct fuse_file_info *fi)
+{
+	struct fh *h = fh_of(fi);
+
+	close(h->fd);
+	key_unref(ino_of(req, n));
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t n, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+	struct inode *i = ino_of(req, n);
+	unsigned char *buf;
+	ssize_t r = 0;
+
+	buf = malloc(size ? size : 1);
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_rwlock_rdlock(&i->io);
+	pthread_mutex_lock(&i->mu);
+	struct bc_key *k = i->key;
+	pthread_mutex_unlock(&i->mu);
+	if (k)
+		r = fsio_read(fh_of(fi)->fd, k, buf, size, (uint64_t)off);
+	pthread_rwlock_unlock(&i->io);
+	if (r == -EIO)
+		warn_integrity("file block does not authenticate", NULL);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_buf(req, (const char *)buf, (size_t)r);
+	sodium_memzero(buf, size);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t n, const char *buf,
+                     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct inode *i = ino_of(req, n);
+	struct client *cl;
+	ssize_t r;
+
+	pthread_rwlock_wrlock(&i->io);
+	pthread_mutex_lock(&i->mu);
+	cl = i->cl;
+	pthread_mutex_unlock(&i->mu);
+	r = fsio_write(fh_of(fi)->fd, i->key, cl->key, buf, size,
+	               (uint64_t)off);
+	pthread_rwlock_unlock(&i->io);
+	if (r == -EIO)
+		warn_integrity("file block does not authenticate", NULL);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_write(req, (size_t)r);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t n, struct fuse_file_info *fi)
+{
+	(void)n; (void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t n, int datasync,
+                     struct fuse_file_info *fi)
+{
+	int fd = fh_of(fi)->fd;
+
+	(void)n;
+	fuse_reply_err(req, (datasync ? fdatasync(fd) : fsync(fd)) ? errno : 0);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t n, int mode, off_t off,
+                         off_t len, struct fuse_file_info *fi)
+{
+	struct inode *i = ino_of(req, n);
+	int rc;
+
+	if (mode != 0) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (off < 0 || len <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	pthread_rwlock_wrlock(&i->io);
+	rc = fsio_allocate(fh_of(fi)->fd, i->key, client_of(i)->key,
+	                   (uint64_t)off, (uint64_t)len);
+	pthread_rwlock_unlock(&i->io);
+	fuse_reply_err(req, -rc);
+}
+
+/* Truncates i to size through fd (opened here if fd < 0). */
+static int do_truncate(struct fs *fs, struct inode *i, int fd, off_t size)
+{
+	bool own = fd < 0;
+	int rc;
+
+	if (!S_ISREG(i->type))
+		return S_ISDIR(i->type) ? -EISDIR : -EINVAL;
+	if (size < 0)
+		return -EINVAL;
+	if (own) {
+		fd = backing_open(i, O_RDWR);
+		if (fd < 0)
+			return fd;
+		if ((rc = key_ref(fs, i, fd, true)) != 0) {
+			close(fd);
+			return rc;
+		}
+	}
+	pthread_rwlock_wrlock(&i->io);
+	rc = fsio_truncate(fd, i->key, client_of(i)->key, (uint64_t)size);
+	pthread_rwlock_unlock(&i->io);
+	if (own) {
+		key_unref(i);
+		close(fd);
+	}
+	return rc;
+}
+
+/* ---- attributes: setattr --------------------------------------------- */
+
+static int set_times(struct inode *i, const struct stat *a, int valid,
+                     int fd)
+{
+	struct timespec tv[2] = {
+		{ .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT },
+	};
+	char path[64];
+
+	if (valid & FUSE_SET_ATTR_ATIME_NOW)
+		tv[0].tv_nsec = UTIME_NOW;
+	else if (valid & FUSE_SET_ATTR_ATIME)
+		tv[0] = a->st_atim;
+	if (valid & FUSE_SET_ATTR_MTIME_NOW)
+		tv[1].tv_nsec = UTIME_NOW;
+	else if (valid & FUSE_SET_ATTR_MTIME)
+		tv[1] = a->st_mtim;
+	if (fd >= 0)
+		return futimens(fd, tv) ? -errno : 0;
+	if (S_ISLNK(i->type))
+		return -EPERM;
+	procpath(i->fd, path);
+	return utimensat(AT_FDCWD, path, tv, 0) ? -errno : 0;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t n, struct stat *a,
+                       int valid, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *i = ino_of(req, n);
+	struct stat st;
+	char path[64];
+	int fd = fi ? fh_of(fi)->fd : -1, rc;
+
+	if ((rc = gate(req, ACT_SETATTR, i, NULL)) != 0)
+		goto out;
+	if (valid & FUSE_SET_ATTR_MODE) {
+		procpath(i->fd, path);
+		if (S_ISLNK(i->type))
+			rc = -EOPNOTSUPP;
+		else if ((fd >= 0 ? fchmod(fd, a->st_mode)
+		                  : chmod(path, a->st_mode)) != 0)
+			rc = -errno;
+		if (rc)
+			goto out;
+	}
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t u = valid & FUSE_SET_ATTR_UID ? a->st_uid : (uid_t)-1;
+		gid_t g = valid & FUSE_SET_ATTR_GID ? a->st_gid : (gid_t)-1;
+
+		if (fchownat(i->fd, "", u, g, AT_EMPTY_PATH |
+		             AT_SYMLINK_NOFOLLOW) != 0) {
+			rc = -errno;
+			goto out;
+		}
+	}
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		if ((rc = gate(req, ACT_WRITE, i, NULL)) != 0 ||
+		    (rc = do_truncate(fs, i, fd, a->st_size)) != 0)
+			goto out;
+	}
+	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+	             FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
+		if ((rc = set_times(i, a, valid, fd)) != 0)
+			goto out;
+	}
+	rc = attr_get(fs, i, &st);
+out:
+	if (rc != 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, fs->timeout);
+}
+
+/* ---- creating entries ------------------------------------------------ */
+
+/* The owner of a new entry: the caller, with the group of a setgid
+ * parent directory like a local filesystem. */
+static void owner_of(fuse_req_t req, struct inode *d, uid_t *u, gid_t *g,
+                     bool *setgid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat st;
+
+	*u = ctx->uid;
+	*g = ctx->gid;
+	*setgid = false;
+	if (fstatat(d->fd, "", &st, AT_EMPTY_PATH) == 0 &&
+	    (st.st_mode & S_ISGID)) {
+		*g = st.st_gid;
+		*setgid = true;
+	}
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+                      mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *d = ino_of(req, parent), *i = NULL;
+	struct fuse_entry_param e;
+	struct sname s;
+	struct fh *h = NULL;
+	bool made = false, sg;
+	uid_t u;
+	gid_t g;
+	int fd = -1, rc;
+
+	if ((rc = gate(req, ACT_CREATE, d, name)) != 0 ||
+	    (rc = stored_name(d, name, &s)) != 0 ||
+	    (rc = side_put(d, &s, &made)) != 0)
+		goto out;
+	owner_of(req, d, &u, &g, &sg);
+	fd = openat(d->fd, s.stored, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW |
+	            O_CLOEXEC, mode & 07777);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (fchown(fd, u, g) != 0) {
+		rc = -errno;
+		goto undo;
+	}
+	close(fd);
+	fd = -1;
+	if ((rc = lookup_stored(fs, d, s.stored, &e, &i)) != 0)
+		goto undo;
+	if ((rc = file_open(fs, i, fi->flags | O_RDWR, &h)) != 0) {
+		inode_unref(fs, i, 1);
+		goto undo;
+	}
+	fi_set(fi, h);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		key_unref(i);
+		close(h->fd);
+		free(h);
+		inode_unref(fs, i, 1);
+	}
+	return;
+undo:
+	/* Lose nothing, leave nothing: the new entry goes again. */
+	unlinkat(d->fd, s.stored, 0);
+out:
+	if (made)
+		side_drop(d, &s);
+	if (fd >= 0)
+		close(fd);
+	fuse_reply_err(req, -rc);
+}
+
+/* Makes the backing directory for a new plaintext directory: built under
+ * a temporary name with its .dirid (and .key for a client folder), then
+ * renamed into place so that no half-made directory is ever visible. */
+static int make_dir(struct fs *fs, struct inode *d, const struct sname *s,
+                    mode_t mode, uid_t u, gid_t g, bool sg)
+{
+	unsigned char id[NC_DIRIDBYTES], *key = NULL;
+	char tmp[32];
+	int fd = -1, rc;
+
+	snprintf(tmp, sizeof(tmp), ".tmp-%08x%08x", randombytes_random(),
+	         randombytes_random());
+	if (mkdirat(d->fd, tmp, 0700) != 0)
+		return -errno;
+	fd = openat(d->fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	            O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		goto undo;
+	}
+	if ((rc = vault_dirid_write(fd, id)) != 0)
+		goto undo;
+	if (d->kind == IK_ROOT) {
+		key = sodium_malloc(KW_KEYBYTES);
+		if (key == NULL) {
+			rc = -ENOMEM;
+			goto undo;
+		}
+		if ((rc = vault_client_key_new(fs->v, fd, id, key)) != 0)
+			goto undo;
+	}
+	if (fchown(fd, u, g) != 0 ||
+	    fchmod(fd, (mode & 07777) | (sg ? S_ISGID : 0)) != 0 ||
+	    fsync(fd) != 0) {
+		rc = -errno;
+		goto undo;
+	}
+	if (renameat2(d->fd, tmp, d->fd, s->stored, RENAME_NOREPLACE) != 0) {
+		rc = -errno;
+		goto undo;
+	}
+	rc = 0;
+	goto out;
+undo:
+	if (fd >= 0) {
+		unlinkat(fd, VAULT_DIRID, 0);
+		unlinkat(fd, VAULT_KEY, 0);
+	}
+	unlinkat(d->fd, tmp, AT_REMOVEDIR);
+out:
+	if (key)
+		sodium_free(key);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static void reply_new_entry(fuse_req_t req, struct inode *d,
+                            const struct sname *s, bool made, int rc)
+{
+	struct fuse_entry_param e;
+
+	if (rc == 0)
+		rc = lookup_stored(fs_of(req), d, s->stored, &e, NULL);
+	if (rc != 0) {
+		if (made)
+			side_drop(d, s);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_entry(req, &e);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+                     mode_t mode)
+{
+	struct inode *d = ino_of(req, parent);
+	struct sname s;
+	bool made = false, sg;
+	uid_t u;
+	gid_t g;
+	int rc;
+
+	if ((rc = gate(req, ACT_MKDIR, d, name)) == 0 &&
+	    (rc = stored_name(d, name, &s)) == 0 &&
+	    (rc = side_put(d, &s, &made)) == 0) {
+		owner_of(req, d, &u, &g, &sg);
+		rc = make_dir(fs_of(req), d, &s, mode, u, g, sg);
+	}
+	reply_new_entry(req, d, &s, made, rc);
+}
+
+static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
+                       const char *name)
+{
+	struct inode *d = ino_of(req, parent);
+	char stored[PATH_MAX];
+	struct sname s;
+	bool made = false, sg;
+	uid_t u;
+	gid_t g;
+	int rc;
+
+	if ((rc = gate(req, ACT_SYMLINK, d, name)) != 0 ||
+	    (rc = stored_name(d, name, &s)) != 0)
+		goto out;
+	rc = nc_link_encrypt(client_of(d)->names, target, strlen(target),
+	                     stored);
+	if (rc < 0 || (rc = side_put(d, &s, &made)) != 0)
+		goto out;
+	owner_of(req, d, &u, &g, &sg);
+	if (symlinkat(stored, d->fd, s.stored) != 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (fchownat(d->fd, s.stored, u, g, AT_SYMLINK_NOFOLLOW) != 0) {
+		rc = -errno;
+		unlinkat(d->fd, s.stored, 0);
+	}
+out:
+	reply_new_entry(req, d, &s, made, rc);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t n)
+{
+	char target[PATH_MAX];
+	int rc = link_target(ino_of(req, n), target);
+
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_readlink(req, target);
+	sodium_memzero(target, sizeof(target));
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t n, fuse_ino_t newparent,
+                    const char *newname)
+{
+	struct inode *i = ino_of(req, n), *d = ino_of(req, newparent);
+	struct sname s;
+	char path[64];
+	bool made = false;
+	int rc;
+
+	if ((rc = gate(req, ACT_LINK, d, newname)) != 0 ||
+	    (rc = stored_name(d, newname, &s)) != 0)
+		goto out;
+	if (client_of(i) != client_of(d) || S_ISDIR(i->type)) {
+		rc = S_ISDIR(i->type) ? -EPERM : -EXDEV;
+		goto out;
+	}
+	if ((rc = side_put(d, &s, &made)) != 0)
+		goto out;
+	procpath(i->fd, path);
+	if (linkat(AT_FDCWD, path, d->fd, s.stored, AT_SYMLINK_FOLLOW) != 0)
+		rc = -errno;
+out:
+	reply_new_entry(req, d, &s, made, rc);
+}
+
+/* ---- removing and renaming ------------------------------------------- */
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct inode *d = ino_of(req, parent);
+	struct sname s;
+	int rc;
+
+	if ((rc = gate(req, ACT_UNLINK, d, name)) == 0 &&
+	    (rc = stored_name(d, name, &s)) == 0) {
+		if (unlinkat(d->fd, s.stored, 0) != 0)
+			rc = -errno;
+		else
+			side_drop(d, &s);
+	}
+	fuse_reply_err(req, -rc);
+}
+
+/* Checks that backing directory fd holds no entries of ours, then removes
+ * its bookkeeping files. */
+static int dir_empty_out(int fd)
+{
+	struct dirent *e;
+	DIR *dp;
+	int dfd, rc = 0;
+
+	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	dp = fdopendir(dfd);
+	if (dp == NULL) {
+		close(dfd);
+		return -errno;
+	}
+	while ((e = readdir(dp)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    strcmp(e->d_name, VAULT_DIRID) == 0 ||
+		    strcmp(e->d_name, VAULT_KEY) == 0 ||
+		    strncmp(e->d_name, NC_SIDE_PREFIX, 2) == 0)
+			continue;
+		rc = -ENOTEMPTY;
+		break;
+	}
+	if (rc == 0) {
+		rewinddir(dp);
+		while ((e = readdir(dp)) != NULL)
+			if (e->d_name[0] == '.' && strcmp(e->d_name, ".") &&
+			    strcmp(e->d_name, ".."))
+				unlinkat(dfd, e->d_name, 0);
+	}
+	closedir(dp);
+	return rc;
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct inode *d = ino_of(req, parent);
+	struct sname s;
+	int fd = -1, rc;
+
+	if ((rc = gate(req, ACT_RMDIR, d, name)) != 0 ||
+	    (rc = stored_name(d, name, &s)) != 0)
+		goto out;
+	fd = openat(d->fd, s.stored, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	            O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	/* The kernel holds the directory's lock across rmdir, so no entry
+	 * can be created in it between the check and the removal. */
+	if ((rc = dir_empty_out(fd)) != 0)
+		goto out;
+	if (unlinkat(d->fd, s.stored, AT_REMOVEDIR) != 0)
+		rc = -errno;
+	else
+		side_drop(d, &s);
+out:
+	if (fd >= 0)
+		close(fd);
+	fuse_reply_err(req, -rc);
+}
+
+/* Moves regular file i from client 'from' to client 'to': its key is
+ * rewrapped; its content and name stay as they are. */
+static int move_client(struct fs *fs, struct inode *i, struct client *to)
+{
+	struct bc_key k;
+	int fd, rc;
+
+	fd = backing_open(i, O_RDWR);
+	if (fd < 0)
+		return fd;
+	pthread_rwlock_wrlock(&i->io);
+	pthread_mutex_lock(&i->mu);
+	rc = fsio_key_load(fd, fs->cipher, i->cl->key, true, &k);
+	if (rc == 0)
+		rc = fsio_rewrap(fd, &k, to->key);
+	if (rc == 0)
+		i->cl = to;
+	pthread_mutex_unlock(&i->mu);
+	pthread_rwlock_unlock(&i->io);
+	bc_key_wipe(&k);
+	close(fd);
+	return rc;
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+                      fuse_ino_t newparent, const char *newname,
+                      unsigned int flags)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *d = ino_of(req, parent), *nd = ino_of(req, newparent);
+	struct inode *i = NULL;
+	struct client *from = client_of(d), *to = client_of(nd);
+	struct sname s, ns;
+	struct stat st;
+	bool made = false;
+	int rc;
+
+	if ((rc = gate(req, ACT_RENAME, d, name)) != 0 ||
+	    (rc = gate(req, ACT_RENAME, nd, newname)) != 0 ||
+	    (rc = stored_name(d, name, &s)) != 0 ||
+	    (rc = stored_name(nd, newname, &ns)) != 0)
+		goto out;
+	if (fstatat(d->fd, s.stored, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		rc = -errno;
+		goto out;
+	}
+	/* Client folders are the keying unit: a file changes client by
+	 * rewrapping its key; a folder or symlink cannot, so the caller
+	 * (mv) copies instead. A client folder stays at the top. */
+	if (d->kind == IK_ROOT && S_ISDIR(st.st_mode) && nd->kind != IK_ROOT)
+		rc = -EXDEV;
+	else if (from != to && (!S_ISREG(st.st_mode) || st.st_nlink > 1 ||
+	                        (flags & RENAME_EXCHANGE)))
+		rc = -EXDEV;
+	if (rc != 0)
+		goto out;
+	if ((rc = side_put(nd, &ns, &made)) != 0)
+		goto out;
+	if (from != to) {
+		i = inode_find(fs, st.st_dev, st.st_ino);
+		if (i) {
+			rc = move_client(fs, i, to);
+		} else {
+			struct inode tmp = { .fd = -1, .cl = from,
+			                     .type = S_IFREG };
+			tmp.fd = openat(d->fd, s.stored, O_PATH | O_NOFOLLOW |
+			                O_CLOEXEC);
+			pthread_mutex_init(&tmp.mu, NULL);
+			pthread_rwlock_init(&tmp.io, NULL);
+			rc = tmp.fd < 0 ? -errno : move_client(fs, &tmp, to);
+			if (tmp.fd >= 0)
+				close(tmp.fd);
+			pthread_mutex_destroy(&tmp.mu);
+			pthread_rwlock_destroy(&tmp.io);
+		}
+		if (rc != 0)
+			goto out;
+	}
+	if (renameat2(d->fd, s.stored, nd->fd, ns.stored, flags) != 0) {
+		rc = -errno;
+		if (from != to && i)
+			move_client(fs, i, from);
+		goto out;
+	}
+	if (!(flags & RENAME_EXCHANGE) &&
+	    !(d == nd && strcmp(s.stored, ns.stored) == 0))
+		side_drop(d, &s);
+	made = false;
+out:
+	if (made)
+		side_drop(nd, &ns);
+	fuse_reply_err(req, -rc);
+}
+
+/* ---- directories ----------------------------------------------------- */
+
+static void op_opendir(fuse_req_t req, fuse_ino_t n,
+                       struct fuse_file_info *fi)
+{
+	struct inode *i = ino_of(req, n);
+	struct dh *h;
+	int fd, rc;
+
+	if ((rc = gate(req, ACT_LIST, i, NULL)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	h = calloc(1, sizeof(*h));
+	if (h == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fd = openat(i->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (h->dp = fdopendir(fd)) == NULL) {
+		rc = errno;
+		if (fd >= 0)
+			close(fd);
+		free(h);
+		fuse_reply_err(req, rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->cache_readdir = 0;
+	fuse_reply_open(req, fi);
+}
+
+/* The plaintext name of backing entry e of directory d; 0 if it is one
+ * of ours, 1 to skip it. */
+static int entry_name(struct inode *d, const char *stored, char *out)
+{
+	const struct nc_key *k;
+	const unsigned char *dirid;
+	char full[NC_ENC_MAX];
+	const char *enc = stored;
+	size_t len = strlen(stored);
+	struct stat st;
+	int rc;
+
+	if (!nc_is_entry(stored))
+		return 1;
+	if ((rc = dir_keys(d, &k, &dirid)) != 0)
+		return rc;
+	if (stored[0] == '.') {
+		char side[NC_LONG_LEN + 1];
+		int fd;
+		ssize_t n;
+
+		memcpy(side, NC_SIDE_PREFIX, 2);
+		memcpy(side + 2, stored + 2, NC_LONG_LEN - 1);
+		fd = openat(d->fd, side, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			goto bad;
+		n = fstat(fd, &st) == 0 && st.st_size < NC_ENC_MAX
+		    ? read(fd, full, NC_ENC_MAX - 1) : -1;
+		close(fd);
+		if (n <= (ssize_t)NC_MAX_STORED)
+			goto bad;
+		full[n] = '\0';
+		char check[NC_LONG_LEN + 1];
+		nc_long_name(full, (size_t)n, NC_LONG_PREFIX, check);
+		if (strcmp(check, stored) != 0)
+			goto bad;
+		enc = full;
+		len = (size_t)n;
+	}
+	if (nc_decrypt(k, dirid, enc, len, out) >= 0)
+		return 0;
+bad:
+	warn_integrity("entry with a name that does not authenticate hidden",
+	               d);
+	return 1;
+}
+
+static void readdir_common(fuse_req_t req, fuse_ino_t n, size_t size,
+                           off_t off, struct fuse_file_info *fi, bool plus)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *d = ino_of(req, n);
+	struct dh *h = (struct dh *)(uintptr_t)fi->fh;
+	char *buf, *p, name[NC_NAME_MAX + 1];
+	size_t rem = size;
+	int err = 0;
+
+	buf = calloc(1, size);
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (off != h->offset) {
+		seekdir(h->dp, off);
+		h->entry = NULL;
+		h->offset = off;
+	}
+	p = buf;
+	for (;;) {
+		struct fuse_entry_param e;
+		struct inode *child = NULL;
+		const char *shown;
+		size_t used;
+		off_t next;
+		int rc;
+
+		if (h->entry == NULL) {
+			errno = 0;
+			h->entry = readdir(h->dp);
+			if (h->entry == NULL) {
+				err = errno;
+				break;
+			}
+		}
+		next = h->entry->d_off;
+		shown = h->entry->d_name;
+		if (strcmp(shown, ".") && strcmp(shown, "..")) {
+			rc = entry_name(d, h->entry->d_name, name);
+			if (rc != 0) {
+				if (rc < 0) {
+					err = -rc;
+					break;
+				}
+				goto skip;
+			}
+			shown = name;
+		}
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = h->entry->d_ino;
+		e.attr.st_mode = (mode_t)h->entry->d_type << 12;
+		if (plus && shown == name) {
+			if (lookup_stored(fs, d, h->entry->d_name, &e,
+			                  &child) != 0)
+				goto skip;
+		}
+		used = plus ? fuse_add_direntry_plus(req, p, rem, shown, &e,
+		                                     next)
+		            : fuse_add_direntry(req, p, rem, shown, &e.attr,
+		                                next);
+		if (used > rem) {
+			if (child)
+				inode_unref(fs, child, 1);
+			break;
+		}
+		p += used;
+		rem -= used;
+skip:
+		h->entry = NULL;
+		h->offset = next;
+	}
+	if (err && rem == size)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t n, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+	readdir_common(req, n, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t n, size_t size,
+                           off_t off, struct fuse_file_info *fi)
+{
+	readdir_common(req, n, size, off, fi, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t n,
+                          struct fuse_file_info *fi)
+{
+	struct dh *h = (struct dh *)(uintptr_t)fi->fh;
+
+	(void)n;
+	closedir(h->dp);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t n, int datasync,
+                        struct fuse_file_info *fi)
+{
+	struct dh *h = (struct dh *)(uintptr_t)fi->fh;
+	int fd = dirfd(h->dp);
+
+	(void)n;
+	fuse_reply_err(req, (datasync ? fdatasync(fd) : fsync(fd)) ? errno : 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t n)
+{
+	struct statvfs sv;
+
+	(void)n;
+	if (fstatvfs(fs_of(req)->root.fd, &sv) != 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	sv.f_namemax = NC_NAME_MAX;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void op_access(fuse_req_t req, fuse_ino_t n, int mask)
+{
+	/* The kernel has checked the mode bits (default_permissions). */
+	(void)n; (void)mask;
+	fuse_reply_err(req, 0);
+}
+
+/* ---- extended attributes --------------------------------------------- */
+
+/* user.NAME is stored as user.<encrypted NAME>, its value sealed and
+ * bound to that stored name. Other namespaces are not offered. */
+static const unsigned char xattr_dirid[NC_DIRIDBYTES] = "xattr-names-v1.";
+
+static int xattr_stored(struct inode *i, const char *name, char *out)
+{
+	char enc[NC_ENC_MAX];
+	int rc;
+
+	if (strncmp(name, XATTR_USER, 5) != 0 || name[5] == '\0')
+		return -EOPNOTSUPP;
+	rc = nc_encrypt(client_of(i)->names, xattr_dirid, name + 5,
+	                strlen(name + 5), enc);
+	if (rc < 0)
+		return rc == -ENAMETOOLONG ? -ERANGE : rc;
+	if (rc + 5 > XATTR_NAME_MAX)
+		return -ERANGE;
+	memcpy(out, XATTR_USER, 5);
+	memcpy(out + 5, enc, (size_t)rc + 1);
+	return 0;
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t n, const char *name,
+                        const char *value, size_t size, int flags)
+{
+	struct inode *i = ino_of(req, n);
+	char stored[XATTR_NAME_MAX + 1], path[64];
+	unsigned char *sealed = NULL;
+	int rc;
+
+	if ((rc = gate(req, ACT_XATTR, i, name)) != 0 ||
+	    (rc = xattr_stored(i, name, stored)) != 0)
+		goto out;
+	if (S_ISLNK(i->type)) {
+		rc = -EPERM;
+		goto out;
+	}
+	if (size > XATTR_MAX - NC_SEAL_OVERHEAD) {
+		rc = -E2BIG;
+		goto out;
+	}
+	sealed = malloc(size + NC_SEAL_OVERHEAD);
+	if (sealed == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	nc_seal(client_of(i)->names, stored, strlen(stored), value, size,
+	        sealed);
+	procpath(i->fd, path);
+	if (setxattr(path, stored, sealed, size + NC_SEAL_OVERHEAD, flags))
+		rc = -errno;
+out:
+	free(sealed);
+	fuse_reply_err(req, -rc);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t n, const char *name,
+                        size_t size)
+{
+	struct inode *i = ino_of(req, n);
+	char stored[XATTR_NAME_MAX + 1], path[64];
+	unsigned char *sealed = NULL, *plain = NULL;
+	ssize_t len;
+	int rc;
+
+	if ((rc = xattr_stored(i, name, stored)) != 0) {
+		rc = rc == -EOPNOTSUPP ? -ENODATA : rc;
+		goto out;
+	}
+	if (S_ISLNK(i->type)) {
+		rc = -ENODATA;
+		goto out;
+	}
+	sealed = malloc(XATTR_MAX);
+	plain = malloc(XATTR_MAX);
+	if (sealed == NULL || plain == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	procpath(i->fd, path);
+	len = getxattr(path, stored, sealed, XATTR_MAX);
+	if (len < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = nc_open(client_of(i)->names, stored, strlen(stored), sealed,
+	             (size_t)len, plain);
+	if (rc < 0) {
+		warn_integrity("xattr value does not authenticate", NULL);
+		goto out;
+	}
+	if (size == 0) {
+		fuse_reply_xattr(req, (size_t)rc);
+		rc = 1;
+	} else if ((size_t)rc > size) {
+		rc = -ERANGE;
+	} else {
+		fuse_reply_buf(req, (const char *)plain, (size_t)rc);
+		rc = 1;
+	}
+out:
+	if (plain)
+		sodium_memzero(plain, XATTR_MAX);
+	free(plain);
+	free(sealed);
+	if (rc <= 0)
+		fuse_reply_err(req, -rc);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t n, size_t size)
+{
+	struct inode *i = ino_of(req, n);
+	const struct nc_key *k = client_of(i)->names;
+	char *raw = NULL, *out = NULL, path[64], name[NC_NAME_MAX + 1];
+	ssize_t len = 0;
+	size_t used = 0;
+	int rc = 0;
+
+	if (S_ISLNK(i->type))
+		goto reply;
+	procpath(i->fd, path);
+	len = listxattr(path, NULL, 0);
+	if (len < 0) {
+		rc = -errno;
+		goto reply;
+	}
+	raw = malloc((size_t)len + 1);
+	out = malloc((size_t)len + 1);
+	if (raw == NULL || out == NULL) {
+		rc = -ENOMEM;
+		goto reply;
+	}
+	len = listxattr(path, raw, (size_t)len);
+	if (len < 0) {
+		rc = -errno;
+		goto reply;
+	}
+	for (char *p = raw; p < raw + len; p += strlen(p) + 1) {
+		int m;
+
+		if (strncmp(p, XATTR_USER, 5) != 0)
+			continue;
+		m = nc_decrypt(k, xattr_dirid, p + 5, strlen(p + 5), name);
+		if (m < 0)
+			continue;
+		/* "user." + name + NUL is never longer than the stored form. */
+		used += (size_t)snprintf(out + used, (size_t)len + 1 - used,
+		                         XATTR_USER "%s", name) + 1;
+	}
+reply:
+	if (rc != 0)
+		fuse_reply_err(req, -rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, used);
+	else if (used > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, out, used);
+	free(raw);
+	free(out);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t n, const char *name)
+{
+	struct inode *i = ino_of(req, n);
+	char stored[XATTR_NAME_MAX + 1], path[64];
+	int rc;
+
+	if ((rc = gate(req, ACT_XATTR, i, name)) == 0 &&
+	    (rc = xattr_stored(i, name, stored)) == 0) {
+		procpath(i->fd, path);
+		if (S_ISLNK(i->type))
+			rc = -ENODATA;
+		else if (removexattr(path, stored) != 0)
+			rc = -errno;
+	}
+	fuse_reply_err(req, -rc);
+}
+
+/* ---- setup ----------------------------------------------------------- */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_SPLICE_READ)
+		conn->want &= ~FUSE_CAP_SPLICE_READ;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO)
+		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->max_write = 1u << 20;
+	conn->max_readahead = 1u << 20;
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.access = op_access,
+	.create = op_create,
+	.fallocate = op_fallocate,
+};
+
+const struct fuse_lowlevel_ops *fs_ops(void)
+{
+	return &ops;
+}
+
+int fs_new(struct vault *v, const struct fs_options *o, struct fs **out)
+{
+	struct fs *fs;
+	struct stat st;
+	int rc;
+
+	fs = calloc(1, sizeof(*fs));
+	if (fs == NULL)
+		return -ENOMEM;
+	fs->v = v;
+	fs->cipher = vault_cipher(v);
+	fs->timeout = o->timeout;
+	pthread_mutex_init(&fs->lock, NULL);
+	if ((rc = client_init(&fs->root_client, vault_root_key(v))) != 0)
+		goto fail;
+	fs->root.fd = openat(vault_data_fd(v), ".", O_PATH | O_DIRECTORY |
+	                     O_CLOEXEC);
+	if (fs->root.fd < 0 || fstat(fs->root.fd, &st) != 0) {
+		rc = -errno;
+		goto fail;
+	}
+	fs->root.dev = st.st_dev;
+	fs->root.ino = st.st_ino;
+	fs->root.type = S_IFDIR;
+	fs->root.kind = IK_ROOT;
+	fs->root.cl = &fs->root_client;
+	fs->root.nlookup = 2;
+	pthread_mutex_init(&fs->root.mu, NULL);
+	pthread_rwlock_init(&fs->root.io, NULL);
+	if ((rc = vault_dirid_read(fs->root.fd, fs->root.dirid)) != 0)
+		goto fail;
+	fs->root.has_dirid = true;
+	*out = fs;
+	return 0;
+fail:
+	client_wipe(&fs->root_client);
+	if (fs->root.fd > 0)
+		close(fs->root.fd);
+	free(fs);
+	return rc;
+}
+
+void fs_free(struct fs *fs)
+{
+	struct client *c, *cn;
+	struct inode *i, *in;
+
+	if (fs == NULL)
+		return;
+	for (size_t h = 0; h < HASH_SIZE; h++)
+		for (i = fs->table[h]; i; i = in) {
+			in = i->next;
+			inode_free(i);
+		}
+	for (c = fs->clients; c; c = cn) {
+		cn = c->next;
+		client_wipe(c);
+		free(c);
+	}
+	client_wipe(&fs->root_client);
+	close(fs->root.fd);
+	pthread_mutex_destroy(&fs->root.mu);
+	pthread_rwlock_destroy(&fs->root.io);
+	pthread_mutex_destroy(&fs->lock);
+	free(fs);
+}
