@@ -29,9 +29,11 @@ CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 
 # Pure modules: no FUSE, no globals; unit-tested directly.
-CORE_SRC = src/blockcodec.c src/fsio.c src/unlock.c src/namecodec.c src/keywrap.c src/secret.c
+CORE_SRC = src/blockcodec.c src/fsio.c src/namecodec.c src/keywrap.c src/secret.c
 CORE_OBJ = $(CORE_SRC:.c=.o)
-FS_SRC   = src/vault.c src/fs.c
+CLI_SRC  = src/vault.c src/unlock.c
+CLI_OBJ  = $(CLI_SRC:.c=.o)
+FS_SRC   = src/fs.c
 FS_OBJ   = $(FS_SRC:.c=.o)
 
 BINS  = src/dossierfs src/dossierctl
@@ -44,10 +46,10 @@ all: $(BINS)
 src/%.o: src/%.c $(wildcard include/*.h)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-src/dossierfs: src/dossierfs.o $(FS_OBJ) $(CORE_OBJ)
+src/dossierfs: src/dossierfs.o $(FS_OBJ) $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-src/dossierctl: src/dossierctl.o src/vault.o $(CORE_OBJ)
+src/dossierctl: src/dossierctl.o $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 tests/check_%: tests/check_%.c $(CORE_OBJ)

@@ -576,9 +576,6 @@ static int key_ref(struct fs *fs, struct inode *i, int fd, bool writable)
 		} else {
 			i->key = k;
 		}
-	} else if (writable) {
-		rc = fsio_key_load(fd, fs->cipher, i->cl->key, true, i->key);
-		rc = rc == -EIO ? 0 : rc;   /* header present: key kept */
 	}
 	i->opens++;
 out:
@@ -805,7 +802,6 @@ static int set_times(struct inode *i, const struct stat *a, int valid,
 	struct timespec tv[2] = {
 		{ .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT },
 	};
-	char path[64];
 
 	if (valid & FUSE_SET_ATTR_ATIME_NOW)
 		tv[0].tv_nsec = UTIME_NOW;
@@ -817,10 +813,8 @@ static int set_times(struct inode *i, const struct stat *a, int valid,
 		tv[1] = a->st_mtim;
 	if (fd >= 0)
 		return futimens(fd, tv) ? -errno : 0;
-	if (S_ISLNK(i->type))
-		return -EPERM;
-	procpath(i->fd, path);
-	return utimensat(AT_FDCWD, path, tv, 0) ? -errno : 0;
+	return utimensat(i->fd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
+	       ? -errno : 0;
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t n, struct stat *a,

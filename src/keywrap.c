@@ -107,6 +107,9 @@ int kw_config_parse(const unsigned char *b, size_t len, struct kw_params *p)
 {
 	if (len != KW_CONFIG_BYTES || memcmp(b, CFG_MAGIC, 8) != 0)
 		return -EINVAL;
+	for (size_t i = CFG_AD + NONCE + KW_KEYBYTES + TAG; i < len; i++)
+		if (b[i] != 0)
+			return -EINVAL;
 	memset(p, 0, sizeof(*p));
 	p->version = get32(b + 8);
 	if (p->version > KW_VERSION)

@@ -9,6 +9,19 @@
 #define PADTO  16u
 #define B64    sodium_base64_VARIANT_URLSAFE_NO_PADDING
 
+/* libsodium 1.0.18 decodes bytes 0x80-0xff as '_'; only the alphabet
+ * itself is accepted, so that one name has exactly one stored form. */
+static int b64_only(const char *s, size_t len)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '\0' || strchr(alphabet, s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
 void nc_key_derive(struct nc_key *k, const unsigned char *key)
 {
 	crypto_kdf_derive_from_key(k->mac, sizeof(k->mac), 1, "dsfnames", key);
@@ -71,7 +84,7 @@ int nc_decrypt(const struct nc_key *k, const unsigned char *dirid,
 	size_t blen, plen, n;
 	int rc = -EIO;
 
-	if (len == 0 || len >= NC_ENC_MAX)
+	if (len == 0 || len >= NC_ENC_MAX || !b64_only(enc, len))
 		return -EIO;
 	if (sodium_base642bin(buf, sizeof(buf), enc, len, NULL, &blen, NULL,
 	                      B64) != 0)
@@ -166,7 +179,8 @@ int nc_link_decrypt(const struct nc_key *k, const char *stored, size_t len,
 	size_t blen;
 	int n;
 
-	if (sodium_base642bin(buf, sizeof(buf), stored, len, NULL, &blen,
+	if (!b64_only(stored, len) ||
+	    sodium_base642bin(buf, sizeof(buf), stored, len, NULL, &blen,
 	                      NULL, B64) != 0)
 		return -EIO;
 	n = nc_open(k, link_ad, sizeof(link_ad), buf, blen, out);
