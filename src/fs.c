@@ -603,7 +603,7 @@ static int backing_open(struct inode *i, int flags)
 	/* The magic link resolves to the inode itself, which was opened
 	 * O_NOFOLLOW; O_NOFOLLOW here would refuse the magic link. */
 	procpath(i->fd, path);
-	fd = open(path, flags | O_CLOEXEC);
+	fd = open(path, flags | O_CLOEXEC | O_NOATIME);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -1184,6 +1184,31 @@ out:
 	fuse_reply_err(req, -rc);
 }
 
+/* A directory renamed over an existing empty directory replaces it; the
+ * target's bookkeeping files (.dirid, .key) would make the backing rename
+ * fail with ENOTEMPTY, so an empty target is emptied out first. The
+ * kernel holds both directories' locks, so it stays empty. */
+static int clear_target_dir(struct inode *nd, const char *stored,
+                            unsigned int flags)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (fstatat(nd->fd, stored, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (flags & RENAME_NOREPLACE)
+		return -EEXIST;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	fd = openat(nd->fd, stored, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	            O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = dir_empty_out(fd);
+	close(fd);
+	return rc;
+}
+
 /* Moves regular file i from client 'from' to client 'to': its key is
  * rewrapped; its content and name stay as they are. */
 static int move_client(struct fs *fs, struct inode *i, struct client *to)
@@ -1239,6 +1264,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	                        (flags & RENAME_EXCHANGE)))
 		rc = -EXDEV;
 	if (rc != 0)
+		goto out;
+	if (S_ISDIR(st.st_mode) && !(flags & RENAME_EXCHANGE) &&
+	    (rc = clear_target_dir(nd, ns.stored, flags)) != 0)
 		goto out;
 	if ((rc = side_put(nd, &ns, &made)) != 0)
 		goto out;
