@@ -75,8 +75,7 @@ check: deps
 	$(MAKE) $(BINS) $(UNITS) $(TOOLS)
 	@bash tests/run.sh $(UNITS)
 
-demo: deps
-	$(MAKE) $(BINS)
+demo:
 	bash scripts/demo.sh
 
 bench: deps

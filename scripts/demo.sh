@@ -1,11 +1,13 @@
 #!/bin/bash
 # A ready example: makes a demo vault, mounts it, lets several staff
 # accounts work in it, and shows what reaches the disk (ciphertext only).
-# Run as root from the top of the repository (make demo does).
+# Run as root: sudo scripts/demo.sh. It installs what is missing first.
 # DEMO_KEEP=1 leaves the vault mounted at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" -eq 0 ] || { echo "demo: run as root (sudo make demo)" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "demo: run as root (sudo scripts/demo.sh)" >&2; exit 1; }
+sh scripts/deps.sh
+make -s all
 
 work=/var/tmp/dossierfs-demo
 users="demo_manager demo_legal demo_records"

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,11 @@ int main(int argc, char **argv)
 		        "option?)\n", prog);
 		goto out;
 	}
+	/* libfuse leaves an ignored signal ignored (a daemon started in the
+	 * background of a script inherits SIGINT ignored); ours must always
+	 * unmount cleanly on SIGTERM and SIGINT. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
 	if (fuse_session_mount(se, real) != 0) {
@@ -219,8 +225,10 @@ int main(int argc, char **argv)
 		err = fuse_session_loop_mt(se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
+	/* The loop returns the number of the signal that ended it, 0 for an
+	 * unmount, or -errno. */
 	syslog(LOG_INFO, "unmounted %s", real);
-	rc = err == 0 ? 0 : 1;
+	rc = err >= 0 ? 0 : 1;
 out_unmount:
 	fuse_session_unmount(se);
 out_handlers:
