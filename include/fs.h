@@ -19,6 +19,7 @@ struct fs;
 
 struct fs_options {
 	double timeout;        /* entry and attribute cache, seconds */
+	int writeback;         /* kernel write-back cache */
 };
 
 int fs_new(struct vault *v, const struct fs_options *o, struct fs **out);

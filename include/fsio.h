@@ -47,4 +47,10 @@ int fsio_allocate(int fd, struct bc_key *k, const unsigned char *wrap,
  * they are), synced. */
 int fsio_rewrap(int fd, const struct bc_key *k, const unsigned char *wrap);
 
+/* A buffer of at least n bytes owned by the calling thread, one per slot
+ * (0..FSIO_SLOTS-1), reused across calls and freed when the thread ends;
+ * NULL if memory is short. Callers wipe what they leave in it. */
+#define FSIO_SLOTS 3
+void *fsio_scratch(unsigned slot, size_t n);
+
 #endif

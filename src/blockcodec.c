@@ -140,6 +140,22 @@ static void block_ad(const struct bc_key *k, uint64_t index,
 		ad[BC_IDBYTES + i] = (unsigned char)(index >> (8 * i));
 }
 
+/* Nonces come from a per-thread pool refilled from the system CSPRNG, so
+ * that a large write costs one getrandom() call rather than one a block.
+ * Each nonce is taken once and never reused. */
+static void fresh_nonce(unsigned char *out, size_t n)
+{
+	static _Thread_local unsigned char pool[4096];
+	static _Thread_local size_t pos = sizeof(pool);
+
+	if (pos + n > sizeof(pool)) {
+		randombytes_buf(pool, sizeof(pool));
+		pos = 0;
+	}
+	memcpy(out, pool + pos, n);
+	pos += n;
+}
+
 int bc_encrypt(const struct bc_key *k, uint64_t index,
                const unsigned char *pt, size_t len, unsigned char *out)
 {
@@ -150,7 +166,7 @@ int bc_encrypt(const struct bc_key *k, uint64_t index,
 	if (len == 0 || len > BC_BLOCK)
 		return -EINVAL;
 	block_ad(k, index, ad);
-	randombytes_buf(out, nl);
+	fresh_nonce(out, nl);
 	if (k->cipher == BC_AES256GCM)
 		crypto_aead_aes256gcm_encrypt_detached_afternm(ct, tag, NULL,
 		    pt, len, ad, sizeof(ad), NULL, out, &k->aes);

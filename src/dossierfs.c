@@ -144,6 +144,47 @@ static int check_mountpoint(const char *mnt, char *real)
 	return 0;
 }
 
+/*
+ * Takes dossierfs's own options out of the -o list: writeback (default) /
+ * no_writeback. The rest is passed to libfuse after the fixed options.
+ * Returns 0, or -1 with a message.
+ */
+static int own_options(const char *in, struct fs_options *fo, char *out,
+                       size_t cap)
+{
+	char *copy = NULL, *tok, *save = NULL;
+	size_t n;
+	int rc = -1;
+
+	n = (size_t)snprintf(out, cap, "allow_other,default_permissions,"
+	                     "fsname=dossierfs,subtype=dossierfs");
+	if (in == NULL)
+		return 0;
+	copy = strdup(in);
+	if (copy == NULL)
+		return -1;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "writeback") == 0) {
+			fo->writeback = 1;
+		} else if (strcmp(tok, "no_writeback") == 0) {
+			fo->writeback = 0;
+		} else {
+			n += (size_t)snprintf(out + n, n < cap ? cap - n : 0,
+			                      ",%s", tok);
+			if (n >= cap) {
+				fprintf(stderr, "%s: -o options too long\n",
+				        prog);
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	free(copy);
+	return rc;
+}
+
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
@@ -157,7 +198,7 @@ static void raise_fd_limit(void)
 int main(int argc, char **argv)
 {
 	struct fuse_args fargs = FUSE_ARGS_INIT(0, NULL);
-	struct fs_options fo = { .timeout = 1.0 };
+	struct fs_options fo = { .timeout = 1.0, .writeback = 1 };
 	struct fuse_loop_config *lc = NULL;
 	struct fuse_session *se = NULL;
 	struct vault *v = NULL;
@@ -176,20 +217,15 @@ int main(int argc, char **argv)
 		return 1;
 	if (unlock_vault(prog, a.vault, &a.src, &v) != 0)
 		return 1;
-	if ((err = fs_new(v, &fo, &fs)) != 0) {
-		fprintf(stderr, "%s: %s: cannot open the vault's tree: %s\n",
-		        prog, a.vault, strerror(-err));
-		goto out;
-	}
 	umask(0);
 	raise_fd_limit();
 	openlog(prog, LOG_PID, LOG_DAEMON);
 
-	if (snprintf(opts, sizeof(opts), "allow_other,default_permissions,"
-	             "fsname=dossierfs,subtype=dossierfs%s%s",
-	             a.opts ? "," : "", a.opts ? a.opts : "")
-	    >= (int)sizeof(opts)) {
-		fprintf(stderr, "%s: -o options too long\n", prog);
+	if (own_options(a.opts, &fo, opts, sizeof(opts)) != 0)
+		goto out;
+	if ((err = fs_new(v, &fo, &fs)) != 0) {
+		fprintf(stderr, "%s: %s: cannot open the vault's tree: %s\n",
+		        prog, a.vault, strerror(-err));
 		goto out;
 	}
 	if (fuse_opt_add_arg(&fargs, prog) || fuse_opt_add_arg(&fargs, "-o") ||

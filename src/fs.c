@@ -68,6 +68,7 @@ struct fs {
 	struct vault *v;
 	enum bc_cipher cipher;
 	double timeout;
+	int writeback;
 	pthread_mutex_t lock;
 	struct inode *table[HASH_SIZE];   /* under lock */
 	struct client *clients;           /* under lock */
@@ -685,7 +686,7 @@ static void op_read(fuse_req_t req, fuse_ino_t n, size_t size, off_t off,
 	unsigned char *buf;
 	ssize_t r = 0;
 
-	buf = malloc(size ? size : 1);
+	buf = fsio_scratch(0, size ? size : 1);
 	if (buf == NULL) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -703,8 +704,32 @@ static void op_read(fuse_req_t req, fuse_ino_t n, size_t size, off_t off,
 		fuse_reply_err(req, (int)-r);
 	else
 		fuse_reply_buf(req, (const char *)buf, (size_t)r);
-	sodium_memzero(buf, size);
-	free(buf);
+	if (r > 0)
+		sodium_memzero(buf, (size_t)r);
+}
+
+/*
+ * With the kernel's write-back cache the kernel owns mtime: it stamps it at
+ * write(2) time and sends it in a later setattr, while the data may reach
+ * us after that. The backing mtime is therefore kept as it was, so that a
+ * late page flush cannot move it.
+ */
+static ssize_t write_keep_mtime(struct fs *fs, int fd, struct bc_key *k,
+                                const unsigned char *wrap, const char *buf,
+                                size_t size, off_t off)
+{
+	struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT } };
+	struct stat st;
+	ssize_t r;
+
+	if (fs->writeback && fstat(fd, &st) != 0)
+		return -errno;
+	r = fsio_write(fd, k, wrap, buf, size, (uint64_t)off);
+	if (r > 0 && fs->writeback) {
+		tv[1] = st.st_mtim;
+		futimens(fd, tv);
+	}
+	return r;
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t n, const char *buf,
@@ -718,8 +743,8 @@ static void op_write(fuse_req_t req, fuse_ino_t n, const char *buf,
 	pthread_mutex_lock(&i->mu);
 	cl = i->cl;
 	pthread_mutex_unlock(&i->mu);
-	r = fsio_write(fh_of(fi)->fd, i->key, cl->key, buf, size,
-	               (uint64_t)off);
+	r = write_keep_mtime(fs_of(req), fh_of(fi)->fd, i->key, cl->key, buf,
+	                     size, off);
 	pthread_rwlock_unlock(&i->io);
 	if (r == -EIO)
 		warn_integrity("file block does not authenticate", NULL);
@@ -1703,7 +1728,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t n, const char *name)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct fs *fs = userdata;
+
 	if (conn->capable & FUSE_CAP_SPLICE_READ)
 		conn->want &= ~FUSE_CAP_SPLICE_READ;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
@@ -1713,6 +1739,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	if (fs->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
 }
@@ -1769,6 +1797,7 @@ int fs_new(struct vault *v, const struct fs_options *o, struct fs **out)
 	fs->v = v;
 	fs->cipher = vault_cipher(v);
 	fs->timeout = o->timeout;
+	fs->writeback = o->writeback;
 	pthread_mutex_init(&fs->lock, NULL);
 	if ((rc = client_init(&fs->root_client, vault_root_key(v))) != 0)
 		goto fail;

@@ -1,6 +1,7 @@
 /* Plaintext I/O over the block codec: see include/fsio.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +11,57 @@
 #include "fsio.h"
 
 #define B BC_BLOCK
+
+struct scratch {
+	unsigned char *p[FSIO_SLOTS];
+	size_t cap[FSIO_SLOTS];
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *arg)
+{
+	struct scratch *sc = arg;
+
+	for (unsigned i = 0; i < FSIO_SLOTS; i++) {
+		if (sc->p[i])
+			sodium_memzero(sc->p[i], sc->cap[i]);
+		free(sc->p[i]);
+	}
+	free(sc);
+}
+
+static void scratch_init(void)
+{
+	pthread_key_create(&scratch_key, scratch_free);
+}
+
+void *fsio_scratch(unsigned slot, size_t n)
+{
+	struct scratch *sc;
+	unsigned char *p;
+
+	if (slot >= FSIO_SLOTS)
+		return NULL;
+	pthread_once(&scratch_once, scratch_init);
+	sc = pthread_getspecific(scratch_key);
+	if (sc == NULL) {
+		sc = calloc(1, sizeof(*sc));
+		if (sc == NULL || pthread_setspecific(scratch_key, sc) != 0) {
+			free(sc);
+			return NULL;
+		}
+	}
+	if (sc->cap[slot] < n) {
+		p = realloc(sc->p[slot], n);
+		if (p == NULL)
+			return NULL;
+		sc->p[slot] = p;
+		sc->cap[slot] = n;
+	}
+	return sc->p[slot];
+}
 
 static uint64_t min64(uint64_t a, uint64_t b)
 {
@@ -145,7 +197,7 @@ ssize_t fsio_read(int fd, const struct bc_key *k, void *buf, size_t len,
 	n = (size_t)(bc_block_offset(k->cipher, last) -
 	             bc_block_offset(k->cipher, first)) +
 	    (size_t)min64(B, size - last * B) + bc_overhead(k->cipher);
-	disk = malloc(n);
+	disk = fsio_scratch(1, n);
 	if (disk == NULL)
 		return -ENOMEM;
 	if ((rc = pread_all(fd, disk, n, bc_block_offset(k->cipher, first))))
@@ -170,7 +222,6 @@ out:
 	if (rc < 0)
 		sodium_memzero(buf, len);
 	sodium_memzero(pt, sizeof(pt));
-	free(disk);
 	return rc;
 }
 
@@ -254,7 +305,7 @@ ssize_t fsio_write(int fd, struct bc_key *k, const unsigned char *wrap,
 	}
 	first = off / B;
 	last = (end - 1) / B;
-	out = malloc((size_t)(last - first + 1) * ds);
+	out = fsio_scratch(1, (size_t)(last - first + 1) * ds);
 	if (out == NULL)
 		return -ENOMEM;
 	for (i = first; i <= last; i++) {
@@ -280,7 +331,6 @@ ssize_t fsio_write(int fd, struct bc_key *k, const unsigned char *wrap,
 		rc = (ssize_t)len;
 out:
 	sodium_memzero(pt, sizeof(pt));
-	free(out);
 	return rc;
 }
 

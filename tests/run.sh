@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.." || exit 2
 
 passed=0
 failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 note() { printf '%s\n' "$*"; }
 
 for t in "$@"; do
@@ -39,7 +41,8 @@ else
 	for s in tests/integration/run.sh tests/fsx.sh; do
 		[ -f "$s" ] || continue
 		note "== $s"
-		out=$(bash "$s" 2>&1 | tee /dev/stderr | tail -n 1)
+		bash "$s" 2>&1 | tee "$log"
+		out=$(tail -n 1 "$log")
 		if [[ "$out" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
 			passed=$((passed + BASH_REMATCH[1]))
 			failed=$((failed + BASH_REMATCH[2]))

@@ -54,7 +54,7 @@ TEST_GROUP=dsft_staff
 
 # ---------------------------------------------------------------- reporting
 
-_indent() { sed -e 's/^/      | /' | head -n 40; }
+_indent() { sed -e "s/^/      | /" | head -n "${INDENT_MAX:-40}"; }
 
 pass() {
     PASSED=$((PASSED + 1))
