@@ -431,15 +431,13 @@ static int link_target(struct inode *i, char *out)
 	return (int)n;
 }
 
-/* Stats inode i, with the plaintext size. */
-static int attr_get(struct fs *fs, struct inode *i, struct stat *st)
+/* Turns the backing stat of inode i into the plaintext one (sizes). */
+static int attr_fix(struct fs *fs, struct inode *i, struct stat *st)
 {
 	char target[PATH_MAX];
 	uint64_t size;
 	int rc;
 
-	if (fstatat(i->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
-		return -errno;
 	if (S_ISREG(st->st_mode)) {
 		if (bc_plain_size(fs->cipher, (uint64_t)st->st_size, &size)) {
 			warn_integrity("file size is not a valid ciphertext "
@@ -456,14 +454,24 @@ static int attr_get(struct fs *fs, struct inode *i, struct stat *st)
 	return 0;
 }
 
-static int entry_fill(struct fs *fs, struct inode *i,
+/* Stats inode i, with the plaintext size. */
+static int attr_get(struct fs *fs, struct inode *i, struct stat *st)
+{
+	if (fstatat(i->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	return attr_fix(fs, i, st);
+}
+
+/* Fills e for inode i from its backing stat st. */
+static int entry_fill(struct fs *fs, struct inode *i, const struct stat *st,
                       struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = (fuse_ino_t)i;
 	e->attr_timeout = fs->timeout;
 	e->entry_timeout = fs->timeout;
-	return attr_get(fs, i, &e->attr);
+	e->attr = *st;
+	return attr_fix(fs, i, &e->attr);
 }
 
 /* Looks up the backing entry stored in directory d, taking a reference. */
@@ -484,7 +492,7 @@ static int lookup_stored(struct fs *fs, struct inode *d, const char *stored,
 	}
 	if ((rc = inode_get(fs, d, fd, &st, &i)) != 0)
 		return rc;
-	if ((rc = entry_fill(fs, i, e)) != 0) {
+	if ((rc = entry_fill(fs, i, &st, e)) != 0) {
 		inode_unref(fs, i, 1);
 		return rc;
 	}
@@ -918,11 +926,12 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct inode *d = ino_of(req, parent), *i = NULL;
 	struct fuse_entry_param e;
 	struct sname s;
+	struct stat st;
 	struct fh *h = NULL;
 	bool made = false, sg;
 	uid_t u;
 	gid_t g;
-	int fd = -1, rc;
+	int fd = -1, pfd, rc;
 
 	if ((rc = gate(req, ACT_CREATE, d, name)) != 0 ||
 	    (rc = stored_name(d, name, &s)) != 0 ||
@@ -930,33 +939,46 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	owner_of(req, d, &u, &g, &sg);
 	fd = openat(d->fd, s.stored, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW |
-	            O_CLOEXEC, mode & 07777);
+	            O_NOATIME | O_CLOEXEC, mode & 07777);
 	if (fd < 0) {
 		rc = -errno;
 		goto out;
 	}
-	if (fchown(fd, u, g) != 0) {
+	pfd = openat(d->fd, s.stored, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0 || fchown(fd, u, g) != 0 || fstat(fd, &st) != 0) {
 		rc = -errno;
+		if (pfd >= 0)
+			close(pfd);
 		goto undo;
 	}
-	close(fd);
-	fd = -1;
-	if ((rc = lookup_stored(fs, d, s.stored, &e, &i)) != 0)
+	if ((rc = inode_get(fs, d, pfd, &st, &i)) != 0)
 		goto undo;
-	if ((rc = file_open(fs, i, fi->flags | O_RDWR, &h)) != 0) {
+	h = calloc(1, sizeof(*h));
+	if (h == NULL || (rc = key_ref(fs, i, fd, true)) != 0) {
+		rc = h ? rc : -ENOMEM;
 		inode_unref(fs, i, 1);
 		goto undo;
 	}
+	h->fd = fd;
+	/* The header write changed the times; report what is stored. */
+	if (fstat(fd, &e.attr) == 0)
+		st = e.attr;
+	st.st_size = 0;
+	memset(&e, 0, sizeof(e));
+	e.ino = (fuse_ino_t)i;
+	e.attr = st;
+	e.attr_timeout = e.entry_timeout = fs->timeout;
 	fi_set(fi, h);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		key_unref(i);
-		close(h->fd);
+		close(fd);
 		free(h);
 		inode_unref(fs, i, 1);
 	}
 	return;
 undo:
 	/* Lose nothing, leave nothing: the new entry goes again. */
+	free(h);
 	unlinkat(d->fd, s.stored, 0);
 out:
 	if (made)
