@@ -40,10 +40,19 @@ BINS  = src/dossierfs src/dossierctl
 UNITS = $(patsubst %.c,%,$(wildcard tests/check_*.c))
 TOOLS = tests/fsx
 
-.PHONY: all check unit integration install uninstall clean deps demo bench
-all: $(BINS)
 
-src/%.o: src/%.c $(wildcard include/*.h)
+.PHONY: FORCE all check unit integration install uninstall clean deps demo bench
+all: $(BINS)
+FORCE:
+
+# Objects are rebuilt when the flags change (a SANITIZE build after a
+# plain one, or back), not only when sources do.
+FLAGS_STAMP = src/.build-flags
+$(FLAGS_STAMP): FORCE
+	@echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || \
+		echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS)' > $@
+
+src/%.o: src/%.c $(wildcard include/*.h) $(FLAGS_STAMP)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 src/dossierfs: src/dossierfs.o $(FS_OBJ) $(CLI_OBJ) $(CORE_OBJ)
@@ -52,11 +61,11 @@ src/dossierfs: src/dossierfs.o $(FS_OBJ) $(CLI_OBJ) $(CORE_OBJ)
 src/dossierctl: src/dossierctl.o $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-tests/check_%: tests/check_%.c $(CORE_OBJ)
+tests/check_%: tests/check_%.c $(CORE_OBJ) $(FLAGS_STAMP)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) \
-		-o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+		-o $@ $< $(CORE_OBJ) $(PKG_LIBS) $(CHECK_LIBS)
 
-tests/fsx: tests/fsx.c
+tests/fsx: tests/fsx.c $(FLAGS_STAMP)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 # Installs the Debian packages the build and the tests need (idempotent).
@@ -93,4 +102,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
-	rm -f src/*.o $(BINS) $(UNITS) $(TOOLS) tests/*.o
+	rm -f src/*.o $(BINS) $(UNITS) $(TOOLS) tests/*.o $(FLAGS_STAMP)

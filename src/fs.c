@@ -628,6 +628,9 @@ static int file_open(struct fs *fs, struct inode *i, int flags,
 	fd = backing_open(i, w ? O_RDWR : O_RDONLY);
 	if (fd < 0)
 		return fd;
+	/* A larger read-ahead window on the backing file: the kernel's own
+	 * read-ahead on the mount asks for big runs of blocks. */
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	if ((rc = key_ref(fs, i, fd, w)) != 0) {
 		close(fd);
 		return rc;
