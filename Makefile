@@ -29,7 +29,8 @@ CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 
 # Pure modules: no FUSE, no globals; unit-tested directly.
-CORE_SRC = src/blockcodec.c src/fsio.c src/namecodec.c src/keywrap.c src/secret.c
+CORE_SRC = src/blockcodec.c src/fsio.c src/namecodec.c src/keywrap.c src/secret.c \
+           src/policy.c
 CORE_OBJ = $(CORE_SRC:.c=.o)
 CLI_SRC  = src/vault.c src/unlock.c
 CLI_OBJ  = $(CLI_SRC:.c=.o)

@@ -1,0 +1,189 @@
+/*
+ * policy: the role policy, loaded from INI files into an immutable
+ * snapshot and asked once per access.
+ *
+ * policy_load() reads every "*.ini" file of a directory (names starting
+ * with '.' are skipped; files are read in strcmp order). The directory
+ * and every file must be owned by root (or by the effective uid of the
+ * caller, which for the daemon is root) and must not be writable by group
+ * or others, by mode or by any POSIX ACL entry; symbolic links and
+ * anything that is not a regular file are refused. Any error rejects the
+ * whole policy: every problem is passed to the report callback (file,
+ * line or 0, message), nothing is returned and *out is left untouched.
+ * Warnings (an entry that can never match, an allow rule that a deny rule
+ * fully shadows) are reported too but do not reject. policy/README.md is
+ * the reference of the file format.
+ *
+ * policy_decide() is pure: no I/O, no allocation, no globals. Default
+ * deny; a deny (a role's `deny` or a deny rule) beats any allow; no match
+ * means deny. uid 0 is not special: "root" gets what the policy grants to
+ * the user name "root" and nothing else. A loaded policy is never
+ * modified, so any number of threads may call the query functions on it
+ * at once; swap snapshots with an atomic pointer and free the old one
+ * once no thread uses it. Strings returned by the query functions live as
+ * long as the policy. policy_decide(), policy_explain() and
+ * policy_allowed() take a NULL policy (and deny, as "no policy"); the
+ * other query functions need a loaded one.
+ *
+ * Returns: 0 or a negative errno: -EINVAL for a policy that is wrong or
+ * unsafe, -ENOMEM, or the errno of a failed read; -ENOENT from a lookup
+ * that finds nothing.
+ */
+#ifndef DOSSIER_POLICY_H
+#define DOSSIER_POLICY_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct policy;
+
+enum policy_perm {
+	POL_LIST     = 1u << 0,
+	POL_READ     = 1u << 1,
+	POL_WRITE    = 1u << 2,
+	POL_CREATE   = 1u << 3,
+	POL_RENAME   = 1u << 4,
+	POL_DELETE   = 1u << 5,
+	POL_REGISTER = 1u << 6,
+	POL_AUDIT    = 1u << 7,
+	POL_SHARE    = 1u << 8,
+	POL_ADMIN    = 1u << 9,
+};
+#define POL_ALL 0x3ffu
+
+/* Called once per problem: file is the path as dir/name (or dir itself),
+ * line is 1-based or 0 for a problem of the whole file; warning is 1 for
+ * a warning, 0 for an error. msg has no file, line or trailing newline. */
+typedef void (*policy_report_fn)(void *ctx, const char *file, int line,
+                                 int warning, const char *msg);
+
+/* Loads dir. report may be NULL. On success *out is the new policy, to
+ * be released with policy_free(). */
+int policy_load(const char *dir, policy_report_fn report, void *ctx,
+                struct policy **out);
+
+/* Frees p; NULL is ignored. */
+void policy_free(struct policy *p);
+
+/*
+ * One access. user is the caller's name, groups its group names (primary
+ * and supplementary, resolved by the daemon). client is the client folder
+ * (its name under the mount root), or NULL for the mount root itself,
+ * where only POL_LIST is meaningful: it is allowed to anyone who belongs
+ * to at least one role. client_owner is the user who created the client
+ * folder, or NULL; it counts like `owner =` in a [client] section. For
+ * POL_REGISTER (creating client folder `client`, path "") the caller is
+ * the owner-to-be, unless a [client] section of that name names another
+ * owner. path (not NULL when client is set; ignored at the mount root)
+ * is the path inside the client folder: "" for the folder itself, else
+ * components of 1 to NAME_MAX bytes joined by '/', without a leading or
+ * trailing '/', "." or "..". perm is exactly one POL_ bit; when is the
+ * local time (tm_wday, tm_hour and tm_min are used). A request that
+ * breaks any of this is denied as "invalid request".
+ */
+struct policy_req {
+	const char *user;
+	const char *const *groups;
+	size_t ngroups;
+	const char *client;
+	const char *client_owner;
+	const char *path;
+	unsigned perm;
+	const struct tm *when;
+};
+
+/* rule names what decided: "role NAME", "rule NAME", "default deny",
+ * "invalid request" or "no policy". */
+struct policy_decision {
+	int allow;
+	char rule[160];
+};
+
+void policy_decide(const struct policy *p, const struct policy_req *r,
+                   struct policy_decision *d);
+
+/* For `policy explain`: decides like policy_decide() and calls fn once
+ * for every role the user belongs to and every rule that names one of
+ * them, in the order they are weighed (roles, then rules, each in file
+ * order). entry is "role NAME" or "rule NAME"; effect is 1 if the entry
+ * allows this request, -1 if it denies it, 0 if it does not apply, and
+ * then why says which condition failed ("scope does not reach the
+ * client", "outside its days or hours", "path does not match files",
+ * "permission not listed"). fn may be NULL. */
+typedef void (*policy_trace_fn)(void *ctx, const char *entry, int effect,
+                                const char *why);
+void policy_explain(const struct policy *p, const struct policy_req *r,
+                    policy_trace_fn fn, void *ctx,
+                    struct policy_decision *d);
+
+/* The set of POL_ bits the policy allows for r, whose perm is ignored:
+ * one policy_decide() per permission. 0 for an invalid request. */
+unsigned policy_allowed(const struct policy *p, const struct policy_req *r);
+
+/* "list", "read", ... for one POL_ bit; NULL for anything else. */
+const char *policy_perm_name(unsigned perm);
+
+/* Parses one permission name, or "all" (every bit), into *out. Returns
+ * 0 or -EINVAL. */
+int policy_perm_parse(const char *name, unsigned *out);
+
+/* First 16 hex digits of a BLAKE2b hash over the names and contents of
+ * the loaded files: two policies loaded from the same files have the same
+ * version. Record it with every decision. */
+const char *policy_version(const struct policy *p);
+
+/* The `node` of [settings], or NULL if unset. */
+const char *policy_node(const struct policy *p);
+
+/* The roles a user belongs to (by name or by one of groups), in file
+ * order. Stores up to max names in names[] and returns how many roles
+ * there are, which may be more than max. */
+size_t policy_user_roles(const struct policy *p, const char *user,
+                         const char *const *groups, size_t ngroups,
+                         const char **names, size_t max);
+
+/* One [role] section, as written (scope is the text of `scope`). */
+struct policy_role {
+	const char *name;
+	const char *const *members;  /* user names and "@group" names */
+	size_t nmembers;
+	const char *scope;
+	unsigned allow;
+	unsigned deny;
+	const char *description;     /* NULL if none */
+	const char *file;
+	int line;
+};
+
+size_t policy_nroles(const struct policy *p);
+
+/* Role i (0 <= i < policy_nroles()), in file order; -ENOENT past the end. */
+int policy_role_at(const struct policy *p, size_t i, struct policy_role *out);
+
+/* One [client] section. closed, retention and hold are kept as written
+ * and not interpreted here; NULL when absent, as are owner and team. */
+struct policy_client {
+	const char *name;
+	const char *owner;
+	const char *team;
+	const char *const *members;
+	size_t nmembers;
+	const char *closed;
+	const char *retention;
+	const char *hold;
+	const char *file;
+	int line;
+};
+
+size_t policy_nclients(const struct policy *p);
+
+/* Client i, in strcmp order of names; -ENOENT past the end. */
+int policy_client_at(const struct policy *p, size_t i,
+                     struct policy_client *out);
+
+/* The [client] section of name; -ENOENT if the policy has none (the
+ * folder may still exist: the policy need not list every client). */
+int policy_client_find(const struct policy *p, const char *name,
+                       struct policy_client *out);
+
+#endif

@@ -1,0 +1,1758 @@
+/*
+ * Unit tests of the role policy (include/policy.h): loading INI files
+ * from a directory, every validation error and warning with its exact
+ * file:line, the file security checks (mode, ACL, symlinks, ownership),
+ * and the decisions: scopes, deny over allow, default deny, files globs,
+ * days and hours, groups, client owners, root, and the example policy of
+ * policy/.
+ *
+ * Each test writes its policy into a fresh mkdtemp directory (0755, files
+ * 0644), removed afterwards even when the test fails. Tests that change
+ * ownership need root; run as another user they print a note and pass
+ * without doing anything. Members of the test policies are users and
+ * groups every Debian system has (daemon, bin, sys, games, nobody; staff,
+ * users, adm), so that a policy meant to be clean loads without a single
+ * report. The example policy is read from policy/ under the current
+ * directory (the top of the source tree, where tests/run.sh runs the
+ * suites) or from $POLICY_EXAMPLE_DIR.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/acl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- helpers ---------------------------------------------------------- */
+
+struct report {
+	char file[PATH_MAX];
+	int line;
+	int warning;
+	char msg[512];
+};
+
+static struct report reports[512];
+static size_t nreports;
+static char dir[256];             /* the policy directory of this test */
+
+static void collect(void *ctx, const char *file, int line, int warning,
+                    const char *msg)
+{
+	(void)ctx;
+	if (nreports == NELEM(reports))
+		return;
+	snprintf(reports[nreports].file, sizeof(reports[0].file), "%s", file);
+	snprintf(reports[nreports].msg, sizeof(reports[0].msg), "%s", msg);
+	reports[nreports].line = line;
+	reports[nreports].warning = warning;
+	nreports++;
+}
+
+/* Every report, one a line, for failure messages. */
+static const char *dump(void)
+{
+	static char buf[16384];
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < nreports && off < sizeof(buf); i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+		    "  %s:%d: %s%s\n", reports[i].file, reports[i].line,
+		    reports[i].warning ? "warning: " : "", reports[i].msg);
+	return nreports == 0 ? "  (none)\n" : buf;
+}
+
+static size_t count(int warning)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < nreports; i++)
+		n += reports[i].warning == warning;
+	return n;
+}
+
+/* 1 if a report on dir/name (or dir itself for name NULL) at line says
+ * text (a substring of the message). */
+static int reported(const char *name, int line, int warning,
+                    const char *text)
+{
+	char path[PATH_MAX];
+
+	if (name != NULL)
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+	else
+		snprintf(path, sizeof(path), "%s", dir);
+	for (size_t i = 0; i < nreports; i++)
+		if (strcmp(reports[i].file, path) == 0 &&
+		    reports[i].line == line &&
+		    reports[i].warning == warning &&
+		    strstr(reports[i].msg, text) != NULL)
+			return 1;
+	return 0;
+}
+
+#define REPORTED(name, line, warning, text) \
+	ck_assert_msg(reported(name, line, warning, text), \
+	    "want %s:%d: %s'%s'; got:\n%s", name ? name : "(dir)", line, \
+	    warning ? "warning " : "", text, dump())
+
+/* Every test of a tcase works in its own directory under one base
+ * directory, made before the tcase forks its tests and removed after it,
+ * so that nothing is left behind even when a test fails. */
+static char base[128];
+
+static void make_base(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(base, sizeof(base), "%s/check_policy.XXXXXX",
+	         tmp != NULL && *tmp != '\0' && strlen(tmp) < 64 ? tmp : "/tmp");
+	if (mkdtemp(base) == NULL || chmod(base, 0755) != 0) {
+		fprintf(stderr, "check_policy: %s: %s\n", base, strerror(errno));
+		exit(EXIT_FAILURE);
+	}
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag,
+                      struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void remove_base(void)
+{
+	nftw(base, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "%s/t.XXXXXX", base);
+	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	nreports = 0;
+}
+
+static void teardown(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) != 0)
+			unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static void path_of(const char *name, char *path)
+{
+	snprintf(path, PATH_MAX, "%s/%s", dir, name);
+}
+
+/* Writes dir/name, mode 0644, with the given text. */
+static void put(const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(text);
+	int fd;
+
+	path_of(name, path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	ck_assert_int_eq(fchmod(fd, 0644), 0);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	ck_assert_int_eq(close(fd), 0);
+}
+
+static int load(struct policy **p)
+{
+	nreports = 0;
+	*p = NULL;
+	return policy_load(dir, collect, NULL, p);
+}
+
+/* Loads a policy that must give no error and no warning. */
+static struct policy *load_clean(void)
+{
+	struct policy *p;
+	int rc = load(&p);
+
+	ck_assert_msg(rc == 0 && nreports == 0,
+	              "load: %d, reports:\n%s", rc, dump());
+	return p;
+}
+
+/* Loads a policy that must be rejected, leaving *out untouched, with
+ * exactly errors errors. */
+static void load_bad(size_t errors)
+{
+	struct policy *sentinel = (struct policy *)&nreports, *p = sentinel;
+	int rc;
+
+	nreports = 0;
+	rc = policy_load(dir, collect, NULL, &p);
+	ck_assert_msg(rc == -EINVAL, "load: %d, want -EINVAL; reports:\n%s",
+	              rc, dump());
+	ck_assert_ptr_eq(p, sentinel);
+	ck_assert_msg(count(0) == errors, "want %zu errors, got:\n%s", errors,
+	              dump());
+}
+
+/* Wednesday 12:00. */
+static const struct tm noon = { .tm_wday = 3, .tm_hour = 12 };
+
+static struct tm at(int wday, int hour, int min)
+{
+	struct tm t = { .tm_wday = wday, .tm_hour = hour, .tm_min = min };
+
+	return t;
+}
+
+static const char *const NOGROUPS[] = { NULL };
+static const char *const STAFF[] = { "staff", NULL };
+
+static size_t ngroups(const char *const *g)
+{
+	size_t n = 0;
+
+	while (g != NULL && g[n] != NULL)
+		n++;
+	return n;
+}
+
+#define REQ(u_, g_, c_, o_, path_, perm_) ((struct policy_req){ \
+	.user = (u_), .groups = (g_), .ngroups = ngroups(g_), \
+	.client = (c_), .client_owner = (o_), .path = (path_), \
+	.perm = (perm_), .when = &noon })
+
+static void expect_at(int line, const struct policy *p, struct policy_req r,
+                      int allow, const char *rule)
+{
+	struct policy_decision d;
+
+	memset(&d, 0x5a, sizeof(d));
+	policy_decide(p, &r, &d);
+	ck_assert_msg(d.allow == allow && strcmp(d.rule, rule) == 0,
+	    "line %d: %s %s %s/%s: got %s by '%.160s', want %s by '%s'", line,
+	    r.user ? r.user : "(null)", policy_perm_name(r.perm) ?
+	    policy_perm_name(r.perm) : "?", r.client ? r.client : "(root)",
+	    r.path ? r.path : "(null)", d.allow ? "allow" : "deny", d.rule,
+	    allow ? "allow" : "deny", rule);
+}
+
+#define ALLOWED(p, r, rule) expect_at(__LINE__, p, r, 1, rule)
+#define DENIED(p, r, rule)  expect_at(__LINE__, p, r, 0, rule)
+
+/* ---- core: scopes ------------------------------------------------------ */
+
+static const char clients_ini[] =
+	"[client acme]\n"
+	"owner = daemon\n"
+	"team = south\n"
+	"\n"
+	"[client baker]\n"
+	"members = bin, @users\n"
+	"\n"
+	"[client corner]\n"
+	"team = north\n";
+
+static const char teams_ini[] =
+	"[team north]\n"
+	"members = sys, @adm\n"
+	"\n"
+	"[team south]\n"
+	"members = games\n";
+
+static void put_scope_role(const char *scope)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+	         "[role r]\nmembers = @staff\nscope = %s\nallow = read\n",
+	         scope);
+	put("roles.ini", text);
+	put("clients.ini", clients_ini);
+	put("teams.ini", teams_ini);
+}
+
+START_TEST(test_scope_all)
+{
+	struct policy *p;
+
+	put_scope_role("all");
+	p = load_clean();
+	ALLOWED(p, REQ("anyone", STAFF, "acme", NULL, "a.pdf", POL_READ),
+	        "role r");
+	ALLOWED(p, REQ("anyone", STAFF, "unlisted", NULL, "x/y", POL_READ),
+	        "role r");
+	DENIED(p, REQ("anyone", NOGROUPS, "acme", NULL, "a.pdf", POL_READ),
+	       "default deny");
+	DENIED(p, REQ("anyone", STAFF, "acme", NULL, "a.pdf", POL_WRITE),
+	       "default deny");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_scope_assigned)
+{
+	static const char *const users[] = { "staff", "users", NULL };
+	static const char *const adm[] = { "staff", "adm", NULL };
+	struct policy *p;
+
+	put_scope_role("assigned");
+	p = load_clean();
+	/* owner = in [client] */
+	ALLOWED(p, REQ("daemon", STAFF, "acme", NULL, "a", POL_READ),
+	        "role r");
+	DENIED(p, REQ("bin", STAFF, "acme", NULL, "a", POL_READ),
+	       "default deny");
+	/* members = user and @group */
+	ALLOWED(p, REQ("bin", STAFF, "baker", NULL, "a", POL_READ), "role r");
+	ALLOWED(p, REQ("other", users, "baker", NULL, "a", POL_READ),
+	        "role r");
+	DENIED(p, REQ("other", STAFF, "baker", NULL, "a", POL_READ),
+	       "default deny");
+	/* a member of the client's team, by name and by group */
+	ALLOWED(p, REQ("games", STAFF, "acme", NULL, "a", POL_READ),
+	        "role r");
+	ALLOWED(p, REQ("sys", STAFF, "corner", NULL, "a", POL_READ),
+	        "role r");
+	ALLOWED(p, REQ("other", adm, "corner", NULL, "a", POL_READ),
+	        "role r");
+	DENIED(p, REQ("games", STAFF, "corner", NULL, "a", POL_READ),
+	       "default deny");
+	/* the folder's creator, from the request */
+	DENIED(p, REQ("daemon", STAFF, "delta", NULL, "a", POL_READ),
+	       "default deny");
+	ALLOWED(p, REQ("daemon", STAFF, "delta", "daemon", "a", POL_READ),
+	        "role r");
+	DENIED(p, REQ("daemon", STAFF, "delta", "bin", "a", POL_READ),
+	       "default deny");
+	ALLOWED(p, REQ("bin", STAFF, "acme", "bin", "a", POL_READ), "role r");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_scope_team)
+{
+	static const char *const adm[] = { "staff", "adm", NULL };
+	struct policy *p;
+
+	put_scope_role("team");
+	p = load_clean();
+	ALLOWED(p, REQ("sys", STAFF, "corner", NULL, "a", POL_READ),
+	        "role r");
+	ALLOWED(p, REQ("x", adm, "corner", NULL, "a", POL_READ), "role r");
+	DENIED(p, REQ("sys", STAFF, "acme", NULL, "a", POL_READ),
+	       "default deny");
+	ALLOWED(p, REQ("games", STAFF, "acme", NULL, "a", POL_READ),
+	        "role r");
+	/* owners and members are not the team */
+	DENIED(p, REQ("daemon", STAFF, "acme", "daemon", "a", POL_READ),
+	       "default deny");
+	DENIED(p, REQ("bin", STAFF, "baker", NULL, "a", POL_READ),
+	       "default deny");
+	DENIED(p, REQ("sys", STAFF, "unlisted", NULL, "a", POL_READ),
+	       "default deny");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_scope_team_named)
+{
+	struct policy *p;
+
+	put_scope_role("team:north");
+	p = load_clean();
+	ALLOWED(p, REQ("anyone", STAFF, "corner", NULL, "a", POL_READ),
+	        "role r");
+	DENIED(p, REQ("sys", STAFF, "acme", NULL, "a", POL_READ),
+	       "default deny");
+	DENIED(p, REQ("sys", STAFF, "unlisted", NULL, "a", POL_READ),
+	       "default deny");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_scope_clients)
+{
+	struct policy *p;
+
+	put_scope_role("clients:acme-* baker  c?rner");
+	p = load_clean();
+	ALLOWED(p, REQ("x", STAFF, "acme-1", NULL, "a", POL_READ), "role r");
+	ALLOWED(p, REQ("x", STAFF, "acme-", NULL, "a", POL_READ), "role r");
+	ALLOWED(p, REQ("x", STAFF, "baker", NULL, "a", POL_READ), "role r");
+	ALLOWED(p, REQ("x", STAFF, "corner", NULL, "a", POL_READ), "role r");
+	DENIED(p, REQ("x", STAFF, "acme", NULL, "a", POL_READ),
+	       "default deny");
+	DENIED(p, REQ("x", STAFF, "bakers", NULL, "a", POL_READ),
+	       "default deny");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_scope_none)
+{
+	struct policy *p;
+
+	put_scope_role("none");
+	put("rules.ini",
+	    "[rule demo]\nroles = r\neffect = allow\npermissions = list\n"
+	    "scope = clients:demo\n");
+	p = load_clean();
+	DENIED(p, REQ("x", STAFF, "acme", NULL, "a", POL_READ),
+	       "default deny");
+	DENIED(p, REQ("x", STAFF, "demo", NULL, "a", POL_READ),
+	       "default deny");
+	ALLOWED(p, REQ("x", STAFF, "demo", NULL, "", POL_LIST), "rule demo");
+	DENIED(p, REQ("x", STAFF, "acme", NULL, "", POL_LIST),
+	       "default deny");
+	policy_free(p);
+}
+END_TEST
+
+/* ---- core: decision order ---------------------------------------------- */
+
+START_TEST(test_deny_beats_allow)
+{
+	static const char *const both[] = { "staff", "users", NULL };
+	struct policy *p;
+
+	put("roles.ini",
+	    "[role reader]\nmembers = @staff\nscope = all\n"
+	    "allow = list, read, write\n"
+	    "\n"
+	    "[role careful]\nmembers = @users\nscope = all\nallow = list\n"
+	    "deny = write\n");
+	put("rules.ini",
+	    "[rule no-read-secret]\nroles = reader\neffect = deny\n"
+	    "permissions = read\nscope = clients:secret\n"
+	    "\n"
+	    "[rule extra-delete]\nroles = *\neffect = allow\n"
+	    "permissions = delete, read\n"
+	    "\n"
+	    "[rule no-delete-b]\nroles = careful\neffect = deny\n"
+	    "permissions = delete\nscope = clients:b*\n");
+	p = load_clean();
+	/* a role's deny beats another role's allow */
+	ALLOWED(p, REQ("x", STAFF, "acme", NULL, "f", POL_WRITE),
+	        "role reader");
+	DENIED(p, REQ("x", both, "acme", NULL, "f", POL_WRITE),
+	       "role careful");
+	/* a deny rule beats a role's allow and an allow rule */
+	ALLOWED(p, REQ("x", STAFF, "acme", NULL, "f", POL_READ),
+	        "role reader");
+	DENIED(p, REQ("x", STAFF, "secret", NULL, "f", POL_READ),
+	       "rule no-read-secret");
+	ALLOWED(p, REQ("x", both, "acme", NULL, "f", POL_DELETE),
+	        "rule extra-delete");
+	DENIED(p, REQ("x", both, "bank", NULL, "f", POL_DELETE),
+	       "rule no-delete-b");
+	/* a deny rule applies only to its roles */
+	ALLOWED(p, REQ("x", STAFF, "bank", NULL, "f", POL_DELETE),
+	        "rule extra-delete");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_default_deny)
+{
+	struct policy *p;
+
+	put("roles.ini",
+	    "[role reader]\nmembers = @staff\nscope = all\nallow = read\n");
+	p = load_clean();
+	DENIED(p, REQ("x", STAFF, "acme", NULL, "f", POL_SHARE),
+	       "default deny");
+	DENIED(p, REQ("x", NOGROUPS, "acme", NULL, "f", POL_READ),
+	       "default deny");
+	DENIED(p, REQ("staff", NOGROUPS, "acme", NULL, "f", POL_READ),
+	       "default deny");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_rule_named)
+{
+	struct policy *p;
+
+	put("roles.ini",
+	    "[role a]\nmembers = @staff\nscope = all\nallow = list\n"
+	    "[role b]\nmembers = @staff\nscope = all\nallow = list, read\n");
+	put("rules.ini",
+	    "[rule extra-audit]\nroles = b\neffect = allow\n"
+	    "permissions = audit\n");
+	p = load_clean();
+	/* the first allowing entry in reading order is named */
+	ALLOWED(p, REQ("x", STAFF, "c", NULL, "", POL_LIST), "role a");
+	ALLOWED(p, REQ("x", STAFF, "c", NULL, "f", POL_READ), "role b");
+	ALLOWED(p, REQ("x", STAFF, "c", NULL, ".audit", POL_AUDIT),
+	        "rule extra-audit");
+	policy_free(p);
+}
+END_TEST
+
+/* ---- core: files, time, groups, owners, root --------------------------- */
+
+START_TEST(test_files)
+{
+	struct policy *p;
+
+	put("roles.ini",
+	    "[role legal]\nmembers = @staff\nscope = all\nallow = list, read\n"
+	    "files = *contract*, */ID/*\n"
+	    "\n"
+	    "[role all]\nmembers = @users\nscope = all\nallow = list, read\n");
+	put("rules.ini",
+	    "[rule no-id-scans]\nroles = all\neffect = deny\n"
+	    "permissions = read, list\nfiles = id-scan*\n");
+	p = load_clean();
+	/* a glob without '/' matches any one component */
+	ALLOWED(p, REQ("x", STAFF, "c", NULL, "contracts", POL_LIST),
+	        "role legal");
+	ALLOWED(p, REQ("x", STAFF, "c", NULL, "contracts/sale.pdf", POL_READ),
+	        "role legal");
+	ALLOWED(p, REQ("x", STAFF, "c", NULL, "2024/a-contract.pdf",
+	        POL_READ), "role legal");
+	DENIED(p, REQ("x", STAFF, "c", NULL, "2024/invoice.pdf", POL_READ),
+	       "default deny");
+	/* a glob with '/' matches the whole path, '*' across '/' */
+	ALLOWED(p, REQ("x", STAFF, "c", NULL, "2024/ID/scan.jpg", POL_READ),
+	        "role legal");
+	ALLOWED(p, REQ("x", STAFF, "c", NULL, "a/b/ID/c/d", POL_READ),
+	        "role legal");
+	DENIED(p, REQ("x", STAFF, "c", NULL, "ID/scan.jpg", POL_READ),
+	       "default deny");
+	/* the client folder: listed, nothing else */
+	ALLOWED(p, REQ("x", STAFF, "c", NULL, "", POL_LIST), "role legal");
+	DENIED(p, REQ("x", STAFF, "c", NULL, "", POL_READ), "default deny");
+	/* deny rule with files */
+	static const char *const users[] = { "users", NULL };
+	DENIED(p, REQ("x", users, "c", NULL, "id-scan.jpg", POL_READ),
+	       "rule no-id-scans");
+	DENIED(p, REQ("x", users, "c", NULL, "ID/id-scan-2.jpg", POL_READ),
+	       "rule no-id-scans");
+	DENIED(p, REQ("x", users, "c", NULL, "id-scans/old/a.jpg", POL_READ),
+	       "rule no-id-scans");
+	ALLOWED(p, REQ("x", users, "c", NULL, "ID/passport.jpg", POL_READ),
+	        "role all");
+	ALLOWED(p, REQ("x", users, "c", NULL, "", POL_LIST), "role all");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_days_hours)
+{
+	static const struct {
+		int wday, hour, min, office, weekend;
+	} cases[] = {
+		{ 1, 8, 0, 1, 0 },    /* monday 08:00: first minute */
+		{ 1, 7, 59, 0, 0 },
+		{ 3, 18, 59, 1, 0 },  /* last minute */
+		{ 3, 19, 0, 0, 0 },   /* end excluded */
+		{ 5, 12, 0, 1, 0 },   /* friday */
+		{ 6, 12, 0, 0, 1 },   /* saturday */
+		{ 0, 0, 0, 0, 1 },    /* sunday 00:00 */
+		{ 0, 23, 59, 0, 1 },
+		{ 2, 12, 30, 1, 0 },
+	};
+	struct policy *p;
+	struct tm t;
+
+	put("roles.ini",
+	    "[role office]\nmembers = @staff\nscope = all\nallow = read\n"
+	    "days = mon-fri\nhours = 08:00-19:00\n"
+	    "\n"
+	    "[role weekend]\nmembers = @users\nscope = all\nallow = read\n"
+	    "days = sat,sun\nhours = all\n"
+	    "\n"
+	    "[role split]\nmembers = @adm\nscope = all\nallow = read\n"
+	    "days = FRI-mon\nhours = 08:00-12:00, 13:00-24:00\n");
+	p = load_clean();
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		struct policy_req r = REQ("x", STAFF, "c", NULL, "f", POL_READ);
+
+		t = at(cases[i].wday, cases[i].hour, cases[i].min);
+		r.when = &t;
+		expect_at(__LINE__ * 1000 + (int)i, p, r, cases[i].office,
+		          cases[i].office ? "role office" : "default deny");
+		r.groups = (const char *const[]){ "users" };
+		r.ngroups = 1;
+		expect_at(__LINE__ * 1000 + (int)i, p, r, cases[i].weekend,
+		          cases[i].weekend ? "role weekend" : "default deny");
+	}
+	{
+		static const char *const adm[] = { "adm", NULL };
+		struct policy_req r = REQ("x", adm, "c", NULL, "f", POL_READ);
+
+		t = at(0, 23, 59);      /* sunday, within fri-mon */
+		r.when = &t;
+		ALLOWED(p, r, "role split");
+		t = at(1, 12, 0);       /* monday, the gap 12:00-13:00 */
+		DENIED(p, r, "default deny");
+		t = at(1, 11, 59);
+		ALLOWED(p, r, "role split");
+		t = at(1, 13, 0);
+		ALLOWED(p, r, "role split");
+		t = at(2, 10, 0);       /* tuesday */
+		DENIED(p, r, "default deny");
+	}
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_groups)
+{
+	static const char *const both[] = { "users", "adm", NULL };
+	static const char *const users[] = { "users", NULL };
+	static const char *const bing[] = { "bin", NULL };
+	struct policy *p;
+	struct policy_req r;
+
+	put("roles.ini",
+	    "[role r]\nmembers = @adm, bin\nscope = all\nallow = read\n");
+	p = load_clean();
+	ALLOWED(p, REQ("x", both, "c", NULL, "f", POL_READ), "role r");
+	DENIED(p, REQ("x", users, "c", NULL, "f", POL_READ), "default deny");
+	/* "@adm" is the group, not a user named adm; "bin" the user */
+	DENIED(p, REQ("adm", NOGROUPS, "c", NULL, "f", POL_READ),
+	       "default deny");
+	ALLOWED(p, REQ("bin", NOGROUPS, "c", NULL, "f", POL_READ), "role r");
+	DENIED(p, REQ("x", bing, "c", NULL, "f", POL_READ), "default deny");
+	/* NULL entries in groups are skipped */
+	r = REQ("x", both, "c", NULL, "f", POL_READ);
+	r.groups = (const char *const[]){ NULL, "adm" };
+	r.ngroups = 2;
+	ALLOWED(p, r, "role r");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_register_and_owner)
+{
+	struct policy *p;
+
+	put("roles.ini",
+	    "[role manager]\nmembers = @staff\nscope = assigned\n"
+	    "allow = list, read, register\n");
+	put("clients.ini",
+	    "[client reserved]\nowner = daemon\nmembers = sys\n"
+	    "[client open]\nmembers = sys\n");
+	p = load_clean();
+	/* a new client: the caller is its owner-to-be */
+	ALLOWED(p, REQ("bin", STAFF, "new-client", NULL, "", POL_REGISTER),
+	        "role manager");
+	DENIED(p, REQ("bin", STAFF, "new-client", NULL, "", POL_READ),
+	       "default deny");
+	/* a client with an owner in the policy is reserved */
+	DENIED(p, REQ("bin", STAFF, "reserved", NULL, "", POL_REGISTER),
+	       "default deny");
+	ALLOWED(p, REQ("daemon", STAFF, "reserved", NULL, "", POL_REGISTER),
+	        "role manager");
+	ALLOWED(p, REQ("sys", STAFF, "reserved", NULL, "", POL_REGISTER),
+	        "role manager");
+	ALLOWED(p, REQ("bin", STAFF, "open", NULL, "", POL_REGISTER),
+	        "role manager");
+	/* an explicit owner is not overridden by the caller */
+	DENIED(p, REQ("bin", STAFF, "new-client", "daemon", "", POL_REGISTER),
+	       "default deny");
+	/* client_owner counts like owner = */
+	ALLOWED(p, REQ("bin", STAFF, "theirs", "bin", "a/b", POL_READ),
+	        "role manager");
+	DENIED(p, REQ("bin", STAFF, "theirs", "daemon", "a/b", POL_READ),
+	       "default deny");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_root_gets_nothing)
+{
+	static const char *const rootg[] = { "root", NULL };
+	struct policy *p;
+
+	put("roles.ini",
+	    "[role r]\nmembers = @staff\nscope = all\nallow = list, read\n");
+	p = load_clean();
+	for (unsigned bit = 1; bit & POL_ALL; bit <<= 1)
+		DENIED(p, REQ("root", rootg, "c", "root", "f", bit),
+		       "default deny");
+	DENIED(p, REQ("root", rootg, NULL, NULL, NULL, POL_LIST),
+	       "default deny");
+	DENIED(p, REQ("root", rootg, "c", NULL, "", POL_REGISTER),
+	       "default deny");
+	policy_free(p);
+
+	put("roles.ini",
+	    "[role r]\nmembers = root\nscope = all\nallow = list\n");
+	p = load_clean();
+	ALLOWED(p, REQ("root", rootg, "c", NULL, "", POL_LIST), "role r");
+	DENIED(p, REQ("root", rootg, "c", NULL, "f", POL_READ),
+	       "default deny");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_mount_root)
+{
+	struct policy *p;
+
+	put("roles.ini",
+	    "[role nothing]\nmembers = @staff\nscope = none\nallow = read\n"
+	    "[role r]\nmembers = bin\nscope = all\nallow = read\n");
+	p = load_clean();
+	ALLOWED(p, REQ("x", STAFF, NULL, NULL, NULL, POL_LIST),
+	        "role nothing");
+	ALLOWED(p, REQ("bin", NOGROUPS, NULL, NULL, "ignored", POL_LIST),
+	        "role r");
+	DENIED(p, REQ("x", NOGROUPS, NULL, NULL, NULL, POL_LIST),
+	       "default deny");
+	DENIED(p, REQ("bin", NOGROUPS, NULL, NULL, NULL, POL_READ),
+	       "default deny");
+	DENIED(p, REQ("bin", NOGROUPS, NULL, NULL, NULL, POL_REGISTER),
+	       "default deny");
+	policy_free(p);
+}
+END_TEST
+
+/* ---- core: introspection ----------------------------------------------- */
+
+struct traced {
+	char entry[64][64];
+	int effect[64];
+	char why[64][64];
+	int n;
+};
+
+static void on_trace(void *ctx, const char *entry, int effect,
+                     const char *why)
+{
+	struct traced *t = ctx;
+
+	ck_assert_int_lt(t->n, 64);
+	snprintf(t->entry[t->n], sizeof(t->entry[0]), "%s", entry);
+	snprintf(t->why[t->n], sizeof(t->why[0]), "%s", why ? why : "");
+	t->effect[t->n++] = effect;
+}
+
+START_TEST(test_introspection)
+{
+	const char *names[4];
+	struct policy_client c;
+	struct policy_role role;
+	struct policy_decision d;
+	struct policy_req r;
+	struct traced t = { .n = 0 };
+	struct policy *p, *q;
+	char version[17];
+	unsigned bit;
+
+	put("settings.ini", "[settings]\nnode = office-2\n");
+	put("roles.ini",
+	    "[role a]\nmembers = @staff, bin\nscope = all\nallow = list\n"
+	    "description = first\n"
+	    "[role b]\nmembers = daemon\nscope = clients:x*\n"
+	    "allow = read, write\ndeny = write\n"
+	    "[role c]\nmembers = @staff\nscope = team\nallow = read\n"
+	    "days = sat\n");
+	put("rules.ini", "[rule r1]\nroles = c\neffect = deny\n"
+	    "permissions = share\n");
+	put("clients.ini",
+	    "[client zed]\nowner = bin\nclosed = 2024-01-31\n"
+	    "retention = 10y\nhold = case 17\n"
+	    "[client alpha]\nmembers = sys, @users\nteam = t\n");
+	put("teams.ini", "[team t]\nmembers = games\n");
+	p = load_clean();
+
+	ck_assert_str_eq(policy_node(p), "office-2");
+	ck_assert_uint_eq(strlen(policy_version(p)), 16);
+	ck_assert_uint_eq(strspn(policy_version(p), "0123456789abcdef"), 16);
+	snprintf(version, sizeof(version), "%s", policy_version(p));
+
+	ck_assert_uint_eq(policy_user_roles(p, "bin", STAFF, 1, names, 4), 2);
+	ck_assert_str_eq(names[0], "a");
+	ck_assert_str_eq(names[1], "c");
+	ck_assert_uint_eq(policy_user_roles(p, "daemon", STAFF, 1, names, 1),
+	                  3);
+	ck_assert_str_eq(names[0], "a");
+	ck_assert_uint_eq(policy_user_roles(p, "nobody", NULL, 0, names, 4),
+	                  0);
+
+	ck_assert_uint_eq(policy_nroles(p), 3);
+	ck_assert_int_eq(policy_role_at(p, 1, &role), 0);
+	ck_assert_str_eq(role.name, "b");
+	ck_assert_str_eq(role.scope, "clients:x*");
+	ck_assert_uint_eq(role.allow, POL_READ | POL_WRITE);
+	ck_assert_uint_eq(role.deny, POL_WRITE);
+	ck_assert_ptr_null(role.description);
+	ck_assert_int_eq(role.line, 6);
+	ck_assert_int_eq(policy_role_at(p, 0, &role), 0);
+	ck_assert_uint_eq(role.nmembers, 2);
+	ck_assert_str_eq(role.members[0], "@staff");
+	ck_assert_str_eq(role.members[1], "bin");
+	ck_assert_str_eq(role.description, "first");
+	ck_assert_int_eq(policy_role_at(p, 3, &role), -ENOENT);
+
+	ck_assert_uint_eq(policy_nclients(p), 2);
+	ck_assert_int_eq(policy_client_at(p, 0, &c), 0);
+	ck_assert_str_eq(c.name, "alpha");
+	ck_assert_str_eq(c.team, "t");
+	ck_assert_ptr_null(c.owner);
+	ck_assert_uint_eq(c.nmembers, 2);
+	ck_assert_str_eq(c.members[1], "@users");
+	ck_assert_ptr_null(c.closed);
+	ck_assert_int_eq(policy_client_at(p, 1, &c), 0);
+	ck_assert_str_eq(c.name, "zed");
+	ck_assert_int_eq(policy_client_at(p, 2, &c), -ENOENT);
+	ck_assert_int_eq(policy_client_find(p, "zed", &c), 0);
+	ck_assert_str_eq(c.owner, "bin");
+	ck_assert_str_eq(c.closed, "2024-01-31");
+	ck_assert_str_eq(c.retention, "10y");
+	ck_assert_str_eq(c.hold, "case 17");
+	ck_assert_int_eq(c.line, 1);
+	ck_assert_msg(strstr(c.file, "/clients.ini") != NULL, "%s", c.file);
+	ck_assert_int_eq(policy_client_find(p, "nope", &c), -ENOENT);
+
+	/* what a user may do in a client */
+	r = REQ("daemon", NOGROUPS, "xylo", NULL, "f", 0);
+	ck_assert_uint_eq(policy_allowed(p, &r), POL_READ);
+	r = REQ("daemon", STAFF, "xylo", NULL, "f", 0);
+	ck_assert_uint_eq(policy_allowed(p, &r), POL_READ | POL_LIST);
+	r.path = "/bad";
+	ck_assert_uint_eq(policy_allowed(p, &r), 0);
+
+	/* explain: every role the user has, every rule naming one */
+	r = REQ("daemon", STAFF, "xylo", NULL, "f", POL_WRITE);
+	policy_explain(p, &r, on_trace, &t, &d);
+	ck_assert_int_eq(d.allow, 0);
+	ck_assert_str_eq(d.rule, "role b");
+	ck_assert_int_eq(t.n, 4);
+	ck_assert_str_eq(t.entry[0], "role a");
+	ck_assert_int_eq(t.effect[0], 0);
+	ck_assert_str_eq(t.why[0], "permission not listed");
+	ck_assert_str_eq(t.entry[1], "role b");
+	ck_assert_int_eq(t.effect[1], -1);
+	ck_assert_str_eq(t.entry[2], "role c");
+	ck_assert_str_eq(t.why[2], "scope does not reach the client");
+	ck_assert_str_eq(t.entry[3], "rule r1");
+	ck_assert_str_eq(t.why[3], "scope does not reach the client");
+	t.n = 0;
+	r = REQ("games", STAFF, "alpha", NULL, "f", POL_READ);
+	policy_explain(p, &r, on_trace, &t, &d);
+	ck_assert_int_eq(d.allow, 0);
+	ck_assert_str_eq(d.rule, "default deny");
+	ck_assert_int_eq(t.n, 3);
+	ck_assert_str_eq(t.why[1], "outside its days or hours");
+	policy_explain(p, &r, NULL, NULL, &d);
+
+	/* permission names */
+	for (bit = 1; bit & POL_ALL; bit <<= 1) {
+		unsigned back = 0;
+
+		ck_assert_ptr_nonnull(policy_perm_name(bit));
+		ck_assert_int_eq(policy_perm_parse(policy_perm_name(bit),
+		                                   &back), 0);
+		ck_assert_uint_eq(back, bit);
+	}
+	ck_assert_str_eq(policy_perm_name(POL_REGISTER), "register");
+	ck_assert_ptr_null(policy_perm_name(0));
+	ck_assert_ptr_null(policy_perm_name(POL_READ | POL_WRITE));
+	ck_assert_ptr_null(policy_perm_name(1u << 10));
+	ck_assert_int_eq(policy_perm_parse("all", &bit), 0);
+	ck_assert_uint_eq(bit, POL_ALL);
+	ck_assert_int_eq(policy_perm_parse("Read", &bit), -EINVAL);
+	ck_assert_int_eq(policy_perm_parse("", &bit), -EINVAL);
+
+	/* the version follows the files, not the directory */
+	q = load_clean();
+	ck_assert_str_eq(policy_version(q), version);
+	policy_free(q);
+	put("teams.ini", "[team t]\nmembers = games, sys\n");
+	q = load_clean();
+	ck_assert_str_ne(policy_version(q), version);
+	policy_free(q);
+	policy_free(p);
+	policy_free(NULL);
+}
+END_TEST
+
+/* ---- core: the example policy ------------------------------------------ */
+
+static void copy_example(void)
+{
+	static const char *const files[] = {
+		"settings.ini", "roles.ini", "rules.ini", "teams.ini",
+		"clients.ini",
+	};
+	const char *from = getenv("POLICY_EXAMPLE_DIR");
+	char path[PATH_MAX], buf[65536];
+
+	if (from == NULL || *from == '\0')
+		from = "policy";
+	for (size_t i = 0; i < NELEM(files); i++) {
+		FILE *f;
+		size_t n;
+
+		snprintf(path, sizeof(path), "%s/%s", from, files[i]);
+		f = fopen(path, "r");
+		ck_assert_msg(f != NULL, "%s: %s (run from the top of the "
+		              "source tree, or set POLICY_EXAMPLE_DIR)", path,
+		              strerror(errno));
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		ck_assert(!ferror(f) && n < sizeof(buf) - 1);
+		fclose(f);
+		buf[n] = '\0';
+		put(files[i], buf);
+	}
+}
+
+START_TEST(test_example_policy)
+{
+	static const char *const manager[] = { "dossier-managers", NULL };
+	static const char *const supervisor[] = {
+		"dossier-supervisors", "dossier-north", NULL };
+	static const char *const audit[] = { "dossier-audit", NULL };
+	static const char *const infosec[] = { "dossier-infosec", NULL };
+	static const char *const legal[] = { "dossier-legal", NULL };
+	static const char *const records[] = { "dossier-records", NULL };
+	struct policy *p;
+	struct policy_req r;
+	struct tm t;
+	int rc;
+
+	copy_example();
+	rc = load(&p);
+	ck_assert_msg(rc == 0 && count(0) == 0, "load: %d\n%s", rc, dump());
+	ck_assert_str_eq(policy_node(p), "head-office");
+
+	/* client manager: own and assigned clients, new clients */
+	ALLOWED(p, REQ("alice", manager, "acme-holdings", NULL,
+	        "contracts/sale.pdf", POL_READ), "role client-manager");
+	ALLOWED(p, REQ("alice", manager, "acme-holdings", NULL,
+	        "ID/id-scan-front.jpg", POL_WRITE), "role client-manager");
+	ALLOWED(p, REQ("alice", manager, "new-client", NULL, "",
+	        POL_REGISTER), "role client-manager");
+	ALLOWED(p, REQ("erin", manager, "erins-client", "erin", "notes.txt",
+	        POL_DELETE), "role client-manager");
+	ALLOWED(p, REQ("dave", manager, "baker-family", NULL, "a.pdf",
+	        POL_READ), "role client-manager");
+	DENIED(p, REQ("bob", manager, "acme-holdings", NULL,
+	       "contracts/sale.pdf", POL_READ), "default deny");
+	DENIED(p, REQ("alice", manager, "acme-holdings", NULL, "a.pdf",
+	       POL_SHARE), "default deny");
+
+	/* supervisor: the team's clients, never ID scans */
+	ALLOWED(p, REQ("sam", supervisor, "acme-holdings", NULL,
+	        "contracts/sale.pdf", POL_READ), "role supervisor");
+	DENIED(p, REQ("sam", supervisor, "acme-holdings", NULL,
+	       "ID/id-scan-front.jpg", POL_READ),
+	       "rule supervisors-no-id-scans");
+	DENIED(p, REQ("sam", supervisor, "acme-holdings", NULL,
+	       "id-scan-back.jpg", POL_READ), "rule supervisors-no-id-scans");
+	DENIED(p, REQ("sam", supervisor, "baker-family", NULL, "a.pdf",
+	       POL_READ), "default deny");
+	DENIED(p, REQ("sam", supervisor, "acme-holdings", NULL, "a.pdf",
+	       POL_WRITE), "default deny");
+
+	/* audit: the .audit view, never contents */
+	DENIED(p, REQ("dana", audit, "acme-holdings", NULL,
+	       "contracts/sale.pdf", POL_READ),
+	       "rule auditors-read-only-audit");
+	ALLOWED(p, REQ("dana", audit, "acme-holdings", NULL, ".audit",
+	        POL_AUDIT), "role auditor");
+	ALLOWED(p, REQ("dana", audit, "baker-family", NULL, "", POL_LIST),
+	        "role auditor");
+	DENIED(p, REQ("dana", audit, "company-templates", NULL, "form.pdf",
+	       POL_READ), "rule auditors-read-only-audit");
+
+	/* information security: share and admin, no contents */
+	ALLOWED(p, REQ("ivan", infosec, "baker-family", NULL, "a.pdf",
+	        POL_SHARE), "role infosec");
+	DENIED(p, REQ("ivan", infosec, "baker-family", NULL, "a.pdf",
+	       POL_READ), "rule infosec-no-contents");
+
+	/* legal: contracts and agreements only */
+	ALLOWED(p, REQ("lena", legal, "baker-family", NULL,
+	        "contracts/lease.pdf", POL_READ), "role legal");
+	ALLOWED(p, REQ("lena", legal, "baker-family", NULL,
+	        "2023/Agreement-signed.pdf", POL_READ), "role legal");
+	DENIED(p, REQ("lena", legal, "baker-family", NULL, "ID/passport.jpg",
+	       POL_READ), "default deny");
+	ALLOWED(p, REQ("lena", legal, "company-templates", NULL, "form.pdf",
+	        POL_READ), "rule office-templates");
+
+	/* records office: business hours */
+	r = REQ("rita", records, "baker-family", NULL, "a.pdf", POL_DELETE);
+	t = at(1, 10, 0);
+	r.when = &t;
+	ALLOWED(p, r, "role records-office");
+	t = at(1, 18, 0);
+	DENIED(p, r, "default deny");
+	t = at(6, 10, 0);
+	DENIED(p, r, "default deny");
+
+	/* the mount root */
+	ALLOWED(p, REQ("dana", audit, NULL, NULL, NULL, POL_LIST),
+	        "role auditor");
+	DENIED(p, REQ("mallory", STAFF, NULL, NULL, NULL, POL_LIST),
+	       "default deny");
+	policy_free(p);
+}
+END_TEST
+
+/* ---- limits ------------------------------------------------------------ */
+
+START_TEST(test_continuation_lines)
+{
+	static const char *const adm[] = { "adm", NULL };
+	struct policy *p;
+	struct policy_role role;
+	struct policy_req r;
+	struct tm t = at(3, 10, 0);
+
+	put("roles.ini",
+	    "\xef\xbb\xbf# a BOM, CRLF lines, continuations, inline comments\r\n"
+	    "[role r]\r\n"
+	    "description = two\r\n"
+	    "   lines\r\n"
+	    "members = bin,\r\n"
+	    "\tdaemon ; inline comment\r\n"
+	    "  @adm\r\n"
+	    "scope: all\r\n"
+	    "allow = list,\r\n"
+	    "  read\r\n"
+	    "hours = 08:00-12:00,\r\n"
+	    "  13:00-24:00\r\n");
+	p = load_clean();
+	ck_assert_int_eq(policy_role_at(p, 0, &role), 0);
+	ck_assert_uint_eq(role.nmembers, 3);
+	ck_assert_str_eq(role.members[1], "daemon");
+	ck_assert_str_eq(role.members[2], "@adm");
+	ck_assert_str_eq(role.description, "two\nlines");
+	ck_assert_uint_eq(role.allow, POL_LIST | POL_READ);
+	ck_assert_int_eq(role.line, 2);
+	r = REQ("x", adm, "c", NULL, "f", POL_READ);
+	r.when = &t;
+	ALLOWED(p, r, "role r");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_long_lines)
+{
+	char text[1024];
+
+	/* 198 bytes is the longest line; 199 is refused with its line */
+	snprintf(text, sizeof(text),
+	         "[role r]\nmembers = bin\nscope = all\nallow = read\n"
+	         "description = %184s\n"
+	         "description = %185s\n", "x", "y");
+	put("roles.ini", text);
+	load_bad(1);
+	REPORTED("roles.ini", 6, 0, "line too long (over 198 bytes)");
+}
+END_TEST
+
+START_TEST(test_many_clients)
+{
+	size_t cap = 4000 * 64, off = 0;
+	char *text = malloc(cap);
+	struct policy *p;
+	char name[32];
+
+	ck_assert_ptr_nonnull(text);
+	off += (size_t)snprintf(text + off, cap - off, "[team t]\n"
+	                        "members = sys\n");
+	for (int i = 3999; i >= 0; i--)
+		off += (size_t)snprintf(text + off, cap - off,
+		    "[client c%04d]\nowner = u%d\n%s", i, i,
+		    i % 2 ? "team = t\n" : "");
+	ck_assert_uint_lt(off, cap);
+	put("clients.ini", text);
+	free(text);
+	put("roles.ini",
+	    "[role m]\nmembers = @staff\nscope = assigned\nallow = read\n");
+	p = load_clean();
+	ck_assert_uint_eq(policy_nclients(p), 4000);
+	for (int i = 0; i < 4000; i += 333) {
+		char user[16];
+
+		snprintf(name, sizeof(name), "c%04d", i);
+		snprintf(user, sizeof(user), "u%d", i);
+		ALLOWED(p, REQ(user, STAFF, name, NULL, "f", POL_READ),
+		        "role m");
+		DENIED(p, REQ("u1", STAFF, name, NULL, "f", POL_READ),
+		       i == 1 ? "role m" : "default deny");
+	}
+	ALLOWED(p, REQ("sys", STAFF, "c3999", NULL, "f", POL_READ), "role m");
+	DENIED(p, REQ("sys", STAFF, "c3998", NULL, "f", POL_READ),
+	       "default deny");
+	DENIED(p, REQ("u7", STAFF, "c0008", NULL, "f", POL_READ),
+	       "default deny");
+	ALLOWED(p, REQ("u3998", STAFF, "c3998", NULL, "f", POL_READ),
+	        "role m");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_invalid_requests)
+{
+	static const struct tm bad_times[] = {
+		{ .tm_wday = 7 }, { .tm_wday = -1 }, { .tm_hour = 24 },
+		{ .tm_min = 60 }, { .tm_min = -1 },
+	};
+	static const char *const bad_paths[] = {
+		"/a", "a/", "a//b", "a/../b", ".", "..", "a/./b", "/",
+	};
+	char longname[NAME_MAX + 2];
+	struct policy_decision d;
+	struct policy *p;
+	struct policy_req r;
+
+	put("roles.ini",
+	    "[role r]\nmembers = @staff\nscope = all\nallow = all\n");
+	p = load_clean();
+	ALLOWED(p, REQ("x", STAFF, "c", NULL, "a/b", POL_READ), "role r");
+	DENIED(p, REQ("x", STAFF, "c", NULL, "a/b", 0), "invalid request");
+	DENIED(p, REQ("x", STAFF, "c", NULL, "a/b", POL_READ | POL_WRITE),
+	       "invalid request");
+	DENIED(p, REQ("x", STAFF, "c", NULL, "a/b", 1u << 10),
+	       "invalid request");
+	DENIED(p, REQ(NULL, STAFF, "c", NULL, "a/b", POL_READ),
+	       "invalid request");
+	DENIED(p, REQ("", STAFF, "c", NULL, "a/b", POL_READ),
+	       "invalid request");
+	DENIED(p, REQ("x", STAFF, "c", NULL, NULL, POL_READ),
+	       "invalid request");
+	DENIED(p, REQ("x", STAFF, "a/b", NULL, "", POL_READ),
+	       "invalid request");
+	DENIED(p, REQ("x", STAFF, "..", NULL, "", POL_READ),
+	       "invalid request");
+	DENIED(p, REQ("x", STAFF, "", NULL, "", POL_READ), "invalid request");
+	for (size_t i = 0; i < NELEM(bad_paths); i++)
+		DENIED(p, REQ("x", STAFF, "c", NULL, bad_paths[i], POL_READ),
+		       "invalid request");
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[NAME_MAX + 1] = '\0';
+	DENIED(p, REQ("x", STAFF, "c", NULL, longname, POL_READ),
+	       "invalid request");
+	longname[NAME_MAX] = '\0';
+	ALLOWED(p, REQ("x", STAFF, "c", NULL, longname, POL_READ), "role r");
+	for (size_t i = 0; i < NELEM(bad_times); i++) {
+		r = REQ("x", STAFF, "c", NULL, "f", POL_READ);
+		r.when = &bad_times[i];
+		DENIED(p, r, "invalid request");
+	}
+	r = REQ("x", STAFF, "c", NULL, "f", POL_READ);
+	r.when = NULL;
+	DENIED(p, r, "invalid request");
+	r = REQ("x", STAFF, "c", NULL, "f", POL_READ);
+	r.groups = NULL;
+	DENIED(p, r, "invalid request");
+	policy_decide(p, NULL, &d);
+	ck_assert_int_eq(d.allow, 0);
+	ck_assert_str_eq(d.rule, "invalid request");
+	DENIED(NULL, REQ("x", STAFF, "c", NULL, "f", POL_READ), "no policy");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_name_limits)
+{
+	char text[512];
+	struct policy *p;
+
+	/* 64 characters is the longest role name */
+	snprintf(text, sizeof(text), "[role %064d]\nmembers = bin\n"
+	         "scope = all\nallow = read\n", 7);
+	put("roles.ini", text);
+	p = load_clean();
+	policy_free(p);
+	snprintf(text, sizeof(text), "[role %065d]\nmembers = bin\n"
+	         "scope = all\nallow = read\n", 7);
+	put("roles.ini", text);
+	load_bad(1);
+	REPORTED("roles.ini", 1, 0, "bad role name");
+}
+END_TEST
+
+START_TEST(test_hours_limits)
+{
+	static const char *const good[] = {
+		"00:00-24:00", "0:00-0:01", "23:59-24:00", "all",
+		"08:00-09:00, 10:00-11:00", "08:00-09:00,", "all, 08:00-09:00",
+	};
+	static const char *const bad[] = {
+		"24:00-24:00", "09:00-08:00", "08:00-08:00", "08:60-09:00",
+		"08:00-24:01", "25:00-26:00", "8-9", "08:00", "08:00-",
+		"08:00 - 09:00x", "a:bc-09:00", "008:00-09:00",
+		"1:00-2:00,2:00-3:00,3:00-4:00,4:00-5:00,5:00-6:00,6:00-7:00,"
+		"7:00-8:00,8:00-9:00,9:00-10:00",
+	};
+	char text[512];
+	struct policy *p;
+	struct policy_req r = REQ("bin", NOGROUPS, "c", NULL, "f", POL_READ);
+	struct tm t = at(2, 23, 59);
+
+	for (size_t i = 0; i < NELEM(good); i++) {
+		snprintf(text, sizeof(text), "[role r]\nmembers = bin\n"
+		         "scope = all\nallow = read\nhours = %s\n", good[i]);
+		put("roles.ini", text);
+		p = load_clean();
+		policy_free(p);
+	}
+	p = load_clean();   /* still the last good one: all, 08:00-09:00 */
+	r.when = &t;
+	ALLOWED(p, r, "role r");
+	policy_free(p);
+	for (size_t i = 0; i < NELEM(bad); i++) {
+		snprintf(text, sizeof(text), "[role r]\nmembers = bin\n"
+		         "scope = all\nallow = read\nhours = %s\n", bad[i]);
+		put("roles.ini", text);
+		load_bad(1);
+		REPORTED("roles.ini", 5, 0, i == NELEM(bad) - 1 ?
+		         "too many hour ranges" : "bad hours");
+	}
+}
+END_TEST
+
+START_TEST(test_files_in_dir)
+{
+	struct policy *p;
+
+	/* hidden files and other names are not read */
+	put(".hidden.ini", "garbage\n");
+	put("notes.txt", "garbage\n");
+	put("roles.ini~", "garbage\n");
+	put(".ini", "garbage\n");
+	load_bad(1);
+	REPORTED(NULL, 0, 0, "no policy files");
+	/* an empty file is a policy without roles */
+	put("empty.ini", "");
+	ck_assert_int_eq(load(&p), 0);
+	ck_assert_uint_eq(nreports, 1);
+	REPORTED(NULL, 0, 1, "no [role] sections");
+	policy_free(p);
+}
+END_TEST
+
+/* ---- errors ------------------------------------------------------------ */
+
+static const char good_role[] =
+	"[role r]\nmembers = bin\nscope = all\nallow = read\n";
+
+/* A good role, then more (from line 5 on) with exactly one error, which
+ * must be reported at line with text. */
+static void one_error(const char *more, int line, const char *text)
+{
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf), "%s%s\n", good_role, more);
+	put("roles.ini", buf);
+	load_bad(1);
+	REPORTED("roles.ini", line, 0, text);
+}
+
+START_TEST(test_err_syntax)
+{
+	one_error("this line has no equals sign", 5,
+	          "syntax error: expected 'key = value'");
+	one_error("[role x", 5, "syntax error: section header without ']'");
+	one_error("[role x] trailing", 5, "syntax error: text after ']'");
+	one_error("[role x] ; a comment is fine\nmembers = bin\n"
+	          "scope = all\nallow = list\nbad line", 9, "syntax error");
+}
+END_TEST
+
+START_TEST(test_err_nul_byte)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	path_of("roles.ini", path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, good_role, strlen(good_role)),
+	                 (ssize_t)strlen(good_role));
+	ck_assert_int_eq(write(fd, "description = a\0b\n", 18), 18);
+	close(fd);
+	load_bad(1);
+	REPORTED("roles.ini", 5, 0, "NUL byte in line");
+}
+END_TEST
+
+START_TEST(test_err_sections)
+{
+	one_error("[roles x]", 5, "unknown section type 'roles'");
+	one_error("[role]", 5, "[role] needs a name");
+	one_error("[settings x]", 5, "[settings] takes no name");
+	one_error("[team bad name]", 5, "bad team name 'bad name'");
+	one_error("[client a/b]", 5, "bad client name 'a/b'");
+	one_error("[client ..]", 5, "bad client name '..'");
+	/* keys of a refused section are not reported again */
+	one_error("[frobnicate x]\nmembers = nobody\nfoo = bar", 5,
+	          "unknown section type 'frobnicate'");
+	put("roles.ini", "members = bin\n[role r]\nmembers = bin\n"
+	    "scope = all\nallow = read\n");
+	load_bad(1);
+	REPORTED("roles.ini", 1, 0, "key 'members' outside any section");
+}
+END_TEST
+
+START_TEST(test_err_keys)
+{
+	struct policy *p;
+
+	one_error("colour = blue", 5, "unknown key 'colour' in [role r]");
+	one_error("members = daemon", 5, "duplicate key 'members' (first at "
+	          "line 2)");
+	one_error("node = x", 5, "unknown key 'node' in [role r]");
+	put("roles.ini", "[role r]\nmembers = bin\nallow = read\n");
+	load_bad(1);
+	REPORTED("roles.ini", 1, 0, "missing key 'scope' in [role r]");
+	put("roles.ini", "[rule r]\nroles = *\n[team t]\n");
+	load_bad(3);
+	REPORTED("roles.ini", 1, 0, "missing key 'effect' in [rule r]");
+	REPORTED("roles.ini", 1, 0, "missing key 'permissions' in [rule r]");
+	REPORTED("roles.ini", 3, 0, "missing key 'members' in [team t]");
+	/* [client] takes retention data as plain strings */
+	put("roles.ini", "[settings]\nnode = n1\n[client c]\nclosed = x\n"
+	    "retention = 7 years\nhold = yes\ndescription = d\n");
+	ck_assert_int_eq(load(&p), 0);
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_err_values)
+{
+	one_error("deny = read, raed", 5, "unknown permission 'raed'");
+	one_error("deny = ,", 5, "empty permission list");
+	one_error("files = ,", 5, "empty files");
+	one_error("days = weekdays", 5, "bad days 'weekdays'");
+	one_error("days = mon-funday", 5, "bad days");
+	one_error("days = ", 5, "bad days");
+	one_error("hours = 8am-5pm", 5, "bad hours '8am-5pm'");
+	one_error("[settings]\nnode = two words", 6,
+	          "bad node name 'two words'");
+	one_error("[client c]\nowner = @group", 6, "bad owner '@group'");
+	one_error("[client c]\nteam = ", 6, "bad team name ''");
+	one_error("[rule x]\nroles = r\neffect = maybe\npermissions = read",
+	          7, "bad effect 'maybe'");
+	one_error("[rule x]\nroles = *, r\neffect = deny\n"
+	          "permissions = read", 6, "'*' must stand alone");
+	one_error("[rule x]\nroles = r, b@d\neffect = deny\n"
+	          "permissions = read", 6, "bad role name 'b@d'");
+}
+END_TEST
+
+START_TEST(test_err_scope)
+{
+	static const char *const bad[] = {
+		"everything", "clients:", "clients:   ", "team:", "team:a b",
+		"Assigned", "all clients", "team:bad/name",
+	};
+	char text[512];
+
+	for (size_t i = 0; i < NELEM(bad); i++) {
+		snprintf(text, sizeof(text),
+		         "[role r]\nmembers = bin\nallow = read\nscope = %s\n",
+		         bad[i]);
+		put("roles.ini", text);
+		load_bad(1);
+		REPORTED("roles.ini", 4, 0, "bad scope");
+	}
+	put("roles.ini", "[role r]\nmembers = bin\nallow = read\n"
+	    "scope = team:ghosts\n");
+	load_bad(1);
+	REPORTED("roles.ini", 4, 0, "scope names undefined team 'ghosts'");
+}
+END_TEST
+
+START_TEST(test_err_members)
+{
+	one_error("[team t]\nmembers =", 6, "empty members");
+	one_error("[team t]\nmembers = , ,", 6, "empty members");
+	one_error("[team t]\nmembers = alice bob", 6,
+	          "bad member 'alice bob'");
+	one_error("[client c]\nmembers = @", 6, "bad member '@'");
+}
+END_TEST
+
+START_TEST(test_err_references)
+{
+	put("roles.ini", good_role);
+	put("rules.ini", "# rules\n[rule x]\nroles = r, ghost\n"
+	    "effect = deny\npermissions = read\n");
+	put("clients.ini", "[client c]\nteam = nobody-team\n");
+	load_bad(2);
+	REPORTED("rules.ini", 3, 0, "[rule x] names undefined role 'ghost'");
+	REPORTED("clients.ini", 2, 0,
+	         "[client c] names undefined team 'nobody-team'");
+}
+END_TEST
+
+START_TEST(test_err_duplicates)
+{
+	char first[PATH_MAX + 32];
+
+	put("a.ini", good_role);
+	put("b.ini", "\n[team t]\nmembers = bin\n\n[role r]\n"
+	    "members = bin\nscope = all\nallow = read\n[team t]\n"
+	    "members = sys\n[settings]\n[settings]\n");
+	load_bad(3);
+	snprintf(first, sizeof(first), "first at %s/a.ini:1", dir);
+	REPORTED("b.ini", 5, 0, "duplicate section [role r]");
+	REPORTED("b.ini", 5, 0, first);
+	REPORTED("b.ini", 9, 0, "duplicate section [team t]");
+	REPORTED("b.ini", 12, 0, "duplicate section [settings]");
+}
+END_TEST
+
+START_TEST(test_err_everything_reported)
+{
+	struct policy *p = NULL;
+
+	put("a.ini", "[role r]\nmembers = bin\nscope = nowhere\n"
+	    "allow = read, fly\nhours = 9-5\n");
+	put("b.ini", "[rule x]\nroles = q\neffect = allow\n"
+	    "permissions = swim\nwhat = ever\n");
+	put("c.ini", "oops\n");
+	ck_assert_int_eq(load(&p), -EINVAL);
+	ck_assert_ptr_null(p);
+	ck_assert_msg(count(0) == 7, "%s", dump());
+	REPORTED("a.ini", 3, 0, "bad scope 'nowhere'");
+	REPORTED("a.ini", 4, 0, "unknown permission 'fly'");
+	REPORTED("a.ini", 5, 0, "bad hours '9-5'");
+	REPORTED("b.ini", 2, 0, "undefined role 'q'");
+	REPORTED("b.ini", 4, 0, "unknown permission 'swim'");
+	REPORTED("b.ini", 5, 0, "unknown key 'what'");
+	REPORTED("c.ini", 1, 0, "syntax error");
+	/* a NULL report function is allowed */
+	ck_assert_int_eq(policy_load(dir, NULL, NULL, &p), -EINVAL);
+	ck_assert_ptr_null(p);
+	ck_assert_int_eq(policy_load(NULL, NULL, NULL, &p), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_err_missing_dir)
+{
+	struct policy *p = NULL;
+	char path[PATH_MAX];
+
+	path_of("nope", path);
+	nreports = 0;
+	ck_assert_int_eq(policy_load(path, collect, NULL, &p), -ENOENT);
+	ck_assert_ptr_null(p);
+	ck_assert_uint_eq(nreports, 1);
+	ck_assert_str_eq(reports[0].file, path);
+	ck_assert(strstr(reports[0].msg, "cannot open policy directory"));
+	put("file.ini", good_role);
+	path_of("file.ini", path);
+	ck_assert_int_eq(policy_load(path, collect, NULL, &p), -ENOTDIR);
+}
+END_TEST
+
+START_TEST(test_warnings)
+{
+	struct policy *p;
+
+	put("roles.ini",
+	    "[role ghosts]\nmembers = no-such-user-x, @no-such-group-x\n"
+	    "scope = all\nallow = read\n"
+	    "[role half]\nmembers = bin, no-such-user-y, @no-such-group-y\n"
+	    "scope = all\nallow = read\n"
+	    "[role self-denying]\nmembers = bin\nscope = all\n"
+	    "allow = read\ndeny = read, write\n"
+	    "[role r]\nmembers = @staff\nscope = all\nallow = list\n");
+	put("rules.ini",
+	    "[rule haunted]\nroles = ghosts\neffect = deny\n"
+	    "permissions = read\n"
+	    "[rule extra]\nroles = r, half\neffect = allow\n"
+	    "permissions = read\nfiles = *.pdf\n"
+	    "[rule stop]\nroles = *\neffect = deny\npermissions = read, write\n"
+	    "[rule partial]\nroles = r\neffect = allow\npermissions = audit\n"
+	    "[rule narrow]\nroles = r\neffect = deny\n"
+	    "permissions = audit\nscope = clients:x\n");
+	ck_assert_int_eq(load(&p), 0);
+	ck_assert_msg(count(0) == 0 && count(1) == 6, "%s", dump());
+	REPORTED("roles.ini", 2, 1, "role ghosts can never match");
+	REPORTED("roles.ini", 6, 1, "role half: no user 'no-such-user-y'");
+	REPORTED("roles.ini", 6, 1, "role half: no group 'no-such-group-y'");
+	REPORTED("roles.ini", 9, 1, "role self-denying can never allow");
+	REPORTED("rules.ini", 2, 1, "rule haunted can never match");
+	REPORTED("rules.ini", 5, 1,
+	         "allow rule extra is fully shadowed by deny rule stop");
+	/* warnings do not change decisions */
+	DENIED(p, REQ("bin", STAFF, "c", NULL, "a.pdf", POL_READ),
+	       "role self-denying");
+	ALLOWED(p, REQ("x", STAFF, "c", NULL, "a", POL_AUDIT), "rule partial");
+	DENIED(p, REQ("x", STAFF, "x", NULL, "a", POL_AUDIT), "rule narrow");
+	policy_free(p);
+
+	/* roles = * with no roles at all */
+	teardown();
+	setup();
+	put("rules.ini", "[rule any]\nroles = *\neffect = deny\n"
+	    "permissions = all\n");
+	ck_assert_int_eq(load(&p), 0);
+	ck_assert_msg(count(1) == 2, "%s", dump());
+	REPORTED("rules.ini", 2, 1, "rule any can never match");
+	REPORTED(NULL, 0, 1, "no [role] sections");
+	policy_free(p);
+}
+END_TEST
+
+/* ---- security ---------------------------------------------------------- */
+
+static int as_root(void)
+{
+	if (geteuid() == 0)
+		return 1;
+	fprintf(stderr, "check_policy: not root: ownership case skipped\n");
+	return 0;
+}
+
+START_TEST(test_sec_mode)
+{
+	struct policy *p;
+	char path[PATH_MAX];
+
+	put("roles.ini", good_role);
+	put("z.ini", "[team t]\nmembers = bin\n");
+	path_of("roles.ini", path);
+	ck_assert_int_eq(chmod(path, 0664), 0);
+	load_bad(1);
+	REPORTED("roles.ini", 0, 0, "writable by group or others; refusing");
+	ck_assert_int_eq(chmod(path, 0646), 0);
+	load_bad(1);
+	REPORTED("roles.ini", 0, 0, "writable by group or others; refusing");
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	p = load_clean();
+	policy_free(p);
+
+	ck_assert_int_eq(chmod(dir, 0775), 0);
+	load_bad(1);
+	REPORTED(NULL, 0, 0, "writable by group or others; refusing");
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	load_bad(1);
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+}
+END_TEST
+
+/* Sets an access ACL on dir/name (or dir); 0, or -1 where the file
+ * system has no ACLs. */
+static int set_acl(const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	acl_t acl = acl_from_text(text);
+	int rc;
+
+	ck_assert_ptr_nonnull(acl);
+	if (name != NULL)
+		path_of(name, path);
+	else
+		snprintf(path, sizeof(path), "%s", dir);
+	rc = acl_set_file(path, ACL_TYPE_ACCESS, acl);
+	acl_free(acl);
+	if (rc != 0 && (errno == ENOTSUP || errno == EOPNOTSUPP)) {
+		fprintf(stderr, "check_policy: no ACLs on %s: skipped\n", dir);
+		return -1;
+	}
+	ck_assert_msg(rc == 0, "acl_set_file: %s", strerror(errno));
+	return 0;
+}
+
+START_TEST(test_sec_acl)
+{
+	struct policy *p;
+	struct stat st;
+	char path[PATH_MAX];
+
+	put("roles.ini", good_role);
+	/* a named user with write; the mask keeps the mode at 0644 */
+	if (set_acl("roles.ini", "u::rw-,u:daemon:rw-,g::r--,m::r--,o::r--"))
+		return;
+	path_of("roles.ini", path);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0644);
+	load_bad(1);
+	REPORTED("roles.ini", 0, 0,
+	         "writable by group or others (ACL); refusing");
+	/* a named group */
+	set_acl("roles.ini", "u::rw-,g::r--,g:users:rwx,m::r--,o::r--");
+	load_bad(1);
+	REPORTED("roles.ini", 0, 0, "(ACL); refusing");
+	/* read for a named user, write for root, are fine */
+	set_acl("roles.ini", "u::rw-,u:nobody:r--,u:root:rw-,g::r--,m::r--,"
+	        "o::r--");
+	p = load_clean();
+	policy_free(p);
+	/* the directory too */
+	set_acl(NULL, "u::rwx,u:daemon:rwx,g::r-x,m::r-x,o::r-x");
+	load_bad(1);
+	REPORTED(NULL, 0, 0, "writable by group or others (ACL); refusing");
+}
+END_TEST
+
+START_TEST(test_sec_symlinks)
+{
+	char path[PATH_MAX], link[PATH_MAX + 8];
+	struct policy *p = NULL;
+
+	put("real.conf", good_role);
+	path_of("roles.ini", path);
+	ck_assert_int_eq(symlink("real.conf", path), 0);
+	load_bad(1);
+	REPORTED("roles.ini", 0, 0, "symbolic link; refusing");
+	ck_assert_int_eq(unlink(path), 0);
+
+	/* the directory itself */
+	put("roles.ini", good_role);
+	snprintf(link, sizeof(link), "%s.link", dir);
+	ck_assert_int_eq(symlink(dir, link), 0);
+	nreports = 0;
+	ck_assert_int_eq(policy_load(link, collect, NULL, &p), -EINVAL);
+	unlink(link);
+	ck_assert_ptr_null(p);
+	ck_assert_uint_eq(nreports, 1);
+	ck_assert_str_eq(reports[0].file, link);
+	ck_assert_str_eq(reports[0].msg, "symbolic link; refusing");
+}
+END_TEST
+
+START_TEST(test_sec_not_regular)
+{
+	char path[PATH_MAX];
+
+	put("roles.ini", good_role);
+	path_of("sub.ini", path);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	path_of("pipe.ini", path);
+	ck_assert_int_eq(mkfifo(path, 0644), 0);
+	load_bad(2);
+	REPORTED("sub.ini", 0, 0, "not a regular file; refusing");
+	REPORTED("pipe.ini", 0, 0, "not a regular file; refusing");
+}
+END_TEST
+
+START_TEST(test_sec_owner)
+{
+	struct policy *p;
+	char path[PATH_MAX];
+
+	if (!as_root())
+		return;
+	put("roles.ini", good_role);
+	path_of("roles.ini", path);
+	ck_assert_int_eq(chown(path, 65534, 0), 0);
+	load_bad(1);
+	REPORTED("roles.ini", 0, 0, "not owned by root; refusing");
+	ck_assert_int_eq(chown(path, 0, 65534), 0);   /* any group is fine */
+	p = load_clean();
+	policy_free(p);
+	ck_assert_int_eq(chown(dir, 65534, 65534), 0);
+	load_bad(1);
+	REPORTED(NULL, 0, 0, "not owned by root; refusing");
+	ck_assert_int_eq(chown(dir, 0, 0), 0);
+}
+END_TEST
+
+/* ---- suite ------------------------------------------------------------- */
+
+static Suite *policy_suite(void)
+{
+	Suite *s = suite_create("policy");
+	TCase *core = tcase_create("core");
+	TCase *limits = tcase_create("limits");
+	TCase *errors = tcase_create("errors");
+	TCase *security = tcase_create("security");
+
+	tcase_add_checked_fixture(core, setup, teardown);
+	tcase_add_unchecked_fixture(core, make_base, remove_base);
+	tcase_add_test(core, test_scope_all);
+	tcase_add_test(core, test_scope_assigned);
+	tcase_add_test(core, test_scope_team);
+	tcase_add_test(core, test_scope_team_named);
+	tcase_add_test(core, test_scope_clients);
+	tcase_add_test(core, test_scope_none);
+	tcase_add_test(core, test_deny_beats_allow);
+	tcase_add_test(core, test_default_deny);
+	tcase_add_test(core, test_rule_named);
+	tcase_add_test(core, test_files);
+	tcase_add_test(core, test_days_hours);
+	tcase_add_test(core, test_groups);
+	tcase_add_test(core, test_register_and_owner);
+	tcase_add_test(core, test_root_gets_nothing);
+	tcase_add_test(core, test_mount_root);
+	tcase_add_test(core, test_introspection);
+	tcase_add_test(core, test_example_policy);
+	suite_add_tcase(s, core);
+
+	tcase_add_checked_fixture(limits, setup, teardown);
+	tcase_add_unchecked_fixture(limits, make_base, remove_base);
+	tcase_add_test(limits, test_continuation_lines);
+	tcase_add_test(limits, test_long_lines);
+	tcase_add_test(limits, test_many_clients);
+	tcase_add_test(limits, test_invalid_requests);
+	tcase_add_test(limits, test_name_limits);
+	tcase_add_test(limits, test_hours_limits);
+	tcase_add_test(limits, test_files_in_dir);
+	suite_add_tcase(s, limits);
+
+	tcase_add_checked_fixture(errors, setup, teardown);
+	tcase_add_unchecked_fixture(errors, make_base, remove_base);
+	tcase_add_test(errors, test_err_syntax);
+	tcase_add_test(errors, test_err_nul_byte);
+	tcase_add_test(errors, test_err_sections);
+	tcase_add_test(errors, test_err_keys);
+	tcase_add_test(errors, test_err_values);
+	tcase_add_test(errors, test_err_scope);
+	tcase_add_test(errors, test_err_members);
+	tcase_add_test(errors, test_err_references);
+	tcase_add_test(errors, test_err_duplicates);
+	tcase_add_test(errors, test_err_everything_reported);
+	tcase_add_test(errors, test_err_missing_dir);
+	tcase_add_test(errors, test_warnings);
+	suite_add_tcase(s, errors);
+
+	tcase_add_checked_fixture(security, setup, teardown);
+	tcase_add_unchecked_fixture(security, make_base, remove_base);
+	tcase_add_test(security, test_sec_mode);
+	tcase_add_test(security, test_sec_acl);
+	tcase_add_test(security, test_sec_symlinks);
+	tcase_add_test(security, test_sec_not_regular);
+	tcase_add_test(security, test_sec_owner);
+	suite_add_tcase(s, security);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(policy_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
