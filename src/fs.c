@@ -34,6 +34,7 @@
 #define HASH_SIZE 4096u
 #define XATTR_USER "user."
 #define XATTR_MAX  65536u
+#define STREAM_WRITE (256u << 10)
 
 /* Key material of one client folder, or of the vault root. Never freed
  * before fs_free(), so a pointer to it stays valid while an inode moves. */
@@ -736,6 +737,12 @@ static ssize_t write_keep_mtime(struct fs *fs, int fd, struct bc_key *k,
 	if (fs->writeback && fstat(fd, &st) != 0)
 		return -errno;
 	r = fsio_write(fd, k, wrap, buf, size, (uint64_t)off);
+	/* Large writes are a stream: start writing them to disk now rather
+	 * than leave it all to the next fsync. */
+	if (r >= (ssize_t)STREAM_WRITE)
+		sync_file_range(fd, (off64_t)bc_block_offset(k->cipher,
+		                (uint64_t)off / BC_BLOCK), (off64_t)size +
+		                (off64_t)size / 64, SYNC_FILE_RANGE_WRITE);
 	if (r > 0 && fs->writeback) {
 		tv[1] = st.st_mtim;
 		futimens(fd, tv);
