@@ -59,7 +59,7 @@ src/%.o: src/%.c $(wildcard include/*.h) $(FLAGS_STAMP)
 src/dossierfs: src/dossierfs.o $(FS_OBJ) $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-src/dossierctl: src/dossierctl.o $(CLI_OBJ) $(CORE_OBJ)
+src/dossierctl: src/dossierctl.o src/ctl_policy.o $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 tests/check_%: tests/check_%.c $(CORE_OBJ) $(FLAGS_STAMP)

@@ -8,7 +8,9 @@
  *                           [--new-passphrase-file F | --new-key-file NEWFILE]
  *                           [--kdf-cost ...]
  *   dossierctl info VAULT
- *   dossierctl policy check DIR
+ *   dossierctl policy check [DIR]
+ *   dossierctl policy explain [--policy DIR] [--at TIME] USER PATH ACTION
+ *   dossierctl policy review [--policy DIR] [--mount MNT] [--at TIME]
  *
  * One function per subcommand, dispatched from a table. Exit status 0 on
  * success, 1 on failure (with one line on stderr), 2 on bad usage.
@@ -20,7 +22,7 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "policy.h"
+#include "ctl.h"
 #include "secret.h"
 #include "unlock.h"
 
@@ -196,49 +198,6 @@ static int cmd_info(struct opts *o)
 	return 0;
 }
 
-static void print_problem(void *ctx, const char *file, int line,
-                          int warning, const char *msg)
-{
-	int *errors = ctx;
-
-	if (!warning)
-		(*errors)++;
-	if (line > 0)
-		fprintf(stderr, "%s:%d: %s: %s\n", file, line,
-		        warning ? "warning" : "error", msg);
-	else
-		fprintf(stderr, "%s: %s: %s\n", file,
-		        warning ? "warning" : "error", msg);
-}
-
-/* policy check DIR: every problem as file:line, exit 0 only if the policy
- * would be accepted by the daemon. */
-static int policy_check(const char *dir)
-{
-	struct policy *p = NULL;
-	int errors = 0, rc;
-
-	rc = policy_load(dir, print_problem, &errors, &p);
-	if (rc != 0) {
-		if (errors == 0)
-			fprintf(stderr, "%s: %s: %s\n", prog, dir, strerror(-rc));
-		fprintf(stderr, "%s: policy %s rejected\n", prog, dir);
-		return 1;
-	}
-	printf("policy %s ok: version %s, %zu roles, %zu clients\n", dir,
-	       policy_version(p), policy_nroles(p), policy_nclients(p));
-	policy_free(p);
-	return 0;
-}
-
-static int cmd_policy(int argc, char **argv)
-{
-	if (argc == 4 && strcmp(argv[2], "check") == 0)
-		return policy_check(argv[3]);
-	fprintf(stderr, "usage: %s policy check DIR\n", prog);
-	return 2;
-}
-
 static const struct cmd cmds[] = {
 	{ "init", "init VAULT [--passphrase-file F | --key-file NEWFILE] "
 	  "[--cipher C] [--kdf-cost COST]", cmd_init },
@@ -246,7 +205,8 @@ static const struct cmd cmds[] = {
 	  "[--new-passphrase-file F | --new-key-file NEWFILE] "
 	  "[--kdf-cost COST]", cmd_passwd },
 	{ "info", "info VAULT", cmd_info },
-	{ "policy", "policy check DIR", NULL },
+	{ "policy", "policy check|explain|review ... (see policy --help)",
+	  NULL },
 };
 
 static void usage(void)
@@ -302,7 +262,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[1], cmds[i].name) == 0) {
 			if (cmds[i].run == NULL)
-				return cmd_policy(argc, argv);
+				return ctl_policy(argc, argv);
 			parse(argc, argv, &o);
 			return cmds[i].run(&o);
 		}

@@ -1,0 +1,13 @@
+/*
+ * ctl: subcommands of dossierctl that live in their own files. Each takes
+ * the whole argv (argv[1] is its name), prints its own errors, and returns
+ * the exit status: 0 success, 1 failure or "no", 2 bad usage.
+ */
+#ifndef DOSSIER_CTL_H
+#define DOSSIER_CTL_H
+
+#define CTL_POLICY_DIR "/etc/dossierfs/policy"
+
+int ctl_policy(int argc, char **argv);
+
+#endif

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# dossierctl policy explain and policy review against a test policy and
+# the users and groups this test creates.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+init_test
+if [ "$DEV_NATIVE" = 1 ]; then
+    skip "policy tools (need the real dossierctl; DEV_NATIVE=1)"
+    finish
+fi
+setup_users
+
+P=$WORK/policy
+mkdir -m 0755 "$P"
+cat >"$P/roles.ini" <<'INI'
+[role manager]
+members = dsft_alice
+scope = assigned
+allow = list, read, write, create, rename, delete, register
+
+[role staff-reader]
+members = @dsft_staff
+scope = clients:Client-Shared
+allow = list, read
+
+[rule no-id-scans]
+roles = staff-reader
+effect = deny
+permissions = read
+files = id-scan*
+INI
+cat >"$P/clients.ini" <<'INI'
+[client Client-A]
+owner = dsft_alice
+INI
+chmod 0644 "$P"/*.ini
+
+explain() { "$DOSSIERCTL" policy explain --policy "$P" --at "2026-11-30 10:00" "$@"; }
+
+section "policy explain"
+out=$(explain dsft_alice Client-A/contract.pdf read 2>&1)
+check_eq "0" "$?" "owner reads in her client: exit 0"
+check_match "ALLOWED by role manager" "$out" "allowed, and by which role"
+out=$(explain dsft_bob Client-A/contract.pdf read 2>&1)
+check_eq "1" "$?" "another user: exit 1"
+check_match "DENIED by default deny" "$out" "denied by default"
+out=$(explain dsft_bob Client-Shared/notes.txt read 2>&1)
+check_match "ALLOWED by role staff-reader" "$out" "a group member reads the shared client"
+out=$(explain dsft_bob Client-Shared/id-scan-1.png read 2>&1)
+check_match "DENIED by rule no-id-scans" "$out" "the deny rule beats the allow"
+check_match "role staff-reader +allows" "$out" "explain lists the allow that lost"
+out=$(explain dsft_carol Client-Shared/notes.txt read 2>&1)
+check_match "DENIED by default deny" "$out" "not in the group: denied"
+out=$(explain dsft_bob Client-Shared/notes.txt write 2>&1)
+check_match "DENIED" "$out" "write not granted to readers"
+check_fail -m "unknown action refused" explain dsft_bob Client-A/x fly
+check_fail -m "unknown user refused" explain no_such_user_dsft Client-A/x read
+
+section "policy explain on a mounted path (owner from the mount)"
+if mount_vault "$WORK/vault" "$WORK/mnt"; then
+    as_user dsft_alice mkdir "$MNT/Client-Own"
+    as_user dsft_alice sh -c "echo x > '$MNT/Client-Own/f.txt'"
+    as_user dsft_alice mkdir -m 0755 "$MNT/Client-Shared"
+    out=$(explain dsft_alice "$MNT/Client-Own/f.txt" read 2>&1)
+    check_match "ALLOWED by role manager" "$out" "the folder's creator is its owner"
+    out=$(explain dsft_bob "$MNT/Client-Own/f.txt" read 2>&1)
+    check_match "DENIED" "$out" "someone else is not"
+
+    section "policy review"
+    out=$("$DOSSIERCTL" policy review --policy "$P" --mount "$MNT" --at "2026-11-30 10:00" 2>&1)
+    check_match "dsft_alice	manager,staff-reader	Client-A	list,read,write,create,rename,delete,register" "$out" "alice (both roles) reaches Client-A"
+    check_match "dsft_alice	manager,staff-reader	Client-Own	list,read,write" "$out" "alice reaches the folder she created"
+    check_match "dsft_bob	staff-reader	Client-Shared	list,read" "$out" "bob reaches the shared client"
+    # shellcheck disable=SC2016
+    check_fail -m "carol has no role: not listed" sh -c 'printf "%s\n" "$1" | grep -q "^dsft_carol"' sh "$out"
+    # shellcheck disable=SC2016
+    check_fail -m "bob does not reach Client-Own" sh -c 'printf "%s\n" "$1" | grep -q "^dsft_bob.*Client-Own"' sh "$out"
+    unmount_vault "$MNT"
+fi
+
+finish
