@@ -62,7 +62,7 @@ src/dossierfs: src/dossierfs.o $(FS_OBJ) $(CLI_OBJ) $(CORE_OBJ)
 src/dossierctl: src/dossierctl.o src/ctl_policy.o $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-tests/check_%: tests/check_%.c $(CORE_OBJ) $(FLAGS_STAMP)
+tests/check_%: tests/check_%.c tests/check_main.h $(CORE_OBJ) $(FLAGS_STAMP)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) \
 		-o $@ $< $(CORE_OBJ) $(PKG_LIBS) $(CHECK_LIBS)
 

@@ -311,6 +311,30 @@ static void inode_free(struct inode *i)
 	free(i);
 }
 
+/* The inode of backing (dev, ino), or NULL. Call with fs->lock held. */
+static struct inode *table_find(struct fs *fs, dev_t dev, ino_t ino)
+{
+	struct inode *i;
+
+	for (i = fs->table[hash_of(dev, ino)]; i; i = i->next)
+		if (i->dev == dev && i->ino == ino)
+			break;
+	return i;
+}
+
+/* The inode of st with one more lookup reference, or NULL. */
+static struct inode *table_ref(struct fs *fs, const struct stat *st)
+{
+	struct inode *i;
+
+	pthread_mutex_lock(&fs->lock);
+	i = table_find(fs, st->st_dev, st->st_ino);
+	if (i)
+		i->nlookup++;
+	pthread_mutex_unlock(&fs->lock);
+	return i;
+}
+
 /*
  * Returns the inode for backing fd (stat st) found in directory parent,
  * taking one lookup reference. fd is consumed.
@@ -323,18 +347,10 @@ static int inode_get(struct fs *fs, struct inode *parent, int fd,
 	size_t h = hash_of(st->st_dev, st->st_ino);
 	int rc;
 
-	pthread_mutex_lock(&fs->lock);
-	for (i = fs->table[h]; i; i = i->next)
-		if (i->dev == st->st_dev && i->ino == st->st_ino)
-			break;
-	if (i) {
-		i->nlookup++;
-		pthread_mutex_unlock(&fs->lock);
+	if ((*out = table_ref(fs, st)) != NULL) {
 		close(fd);
-		*out = i;
 		return 0;
 	}
-	pthread_mutex_unlock(&fs->lock);
 
 	if (parent->kind == IK_ROOT && S_ISDIR(st->st_mode)) {
 		if ((rc = client_get(fs, fd, st, &cl)) != 0) {
@@ -361,10 +377,7 @@ static int inode_get(struct fs *fs, struct inode *parent, int fd,
 	pthread_rwlock_init(&n->io, NULL);
 
 	pthread_mutex_lock(&fs->lock);
-	for (i = fs->table[h]; i; i = i->next)
-		if (i->dev == st->st_dev && i->ino == st->st_ino)
-			break;
-	if (i) {
+	if ((i = table_find(fs, st->st_dev, st->st_ino)) != NULL) {
 		/* Another thread inserted it meanwhile. */
 		i->nlookup++;
 		pthread_mutex_unlock(&fs->lock);
@@ -384,9 +397,7 @@ static struct inode *inode_find(struct fs *fs, dev_t dev, ino_t ino)
 	struct inode *i;
 
 	pthread_mutex_lock(&fs->lock);
-	for (i = fs->table[hash_of(dev, ino)]; i; i = i->next)
-		if (i->dev == dev && i->ino == ino)
-			break;
+	i = table_find(fs, dev, ino);
 	pthread_mutex_unlock(&fs->lock);
 	return i;
 }

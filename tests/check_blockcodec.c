@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "blockcodec.h"
+#include "check_main.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define MAXSTORED (BC_BLOCK + 64u)     /* room for any stored block */
@@ -757,18 +758,4 @@ static Suite *blockcodec_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	if (sodium_init() < 0) {
-		fprintf(stderr, "sodium_init failed\n");
-		return 2;
-	}
-	sr = srunner_create(blockcodec_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(blockcodec_suite)

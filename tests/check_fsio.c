@@ -27,6 +27,7 @@
 
 #include "blockcodec.h"
 #include "fsio.h"
+#include "check_main.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define B        ((uint64_t)BC_BLOCK)
@@ -1177,18 +1178,4 @@ static Suite *fsio_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	if (sodium_init() < 0) {
-		fprintf(stderr, "sodium_init failed\n");
-		return 2;
-	}
-	sr = srunner_create(fsio_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(fsio_suite)

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "keywrap.h"
+#include "check_main.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define CFG_AD      56u   /* config bytes that are associated data */
@@ -509,18 +510,4 @@ static Suite *keywrap_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	if (sodium_init() < 0) {
-		fprintf(stderr, "sodium_init failed\n");
-		return 2;
-	}
-	sr = srunner_create(keywrap_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(keywrap_suite)

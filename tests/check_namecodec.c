@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "namecodec.h"
+#include "check_main.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -787,18 +788,4 @@ static Suite *namecodec_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	if (sodium_init() < 0) {
-		fprintf(stderr, "sodium_init failed\n");
-		return 2;
-	}
-	sr = srunner_create(namecodec_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(namecodec_suite)
