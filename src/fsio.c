@@ -284,6 +284,19 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
+/* Reserves backing space for disk bytes [from, to) without changing the
+ * file size, so that a full disk fails the write before any byte of the
+ * file is touched. */
+static int reserve(int fd, uint64_t from, uint64_t to)
+{
+	if (to <= from)
+		return 0;
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(to - from))
+	    != 0 && errno != EOPNOTSUPP)
+		return -errno;
+	return 0;
+}
+
 ssize_t fsio_write(int fd, struct bc_key *k, const unsigned char *wrap,
                    const void *buf, size_t len, uint64_t off)
 {
@@ -298,13 +311,25 @@ ssize_t fsio_write(int fd, struct bc_key *k, const unsigned char *wrap,
 		return -EFBIG;
 	if ((rc = fsio_size(fd, k->cipher, &size)) != 0)
 		return rc;
+	first = off / B;
+	last = (end - 1) / B;
+	/* Space for the blocks this write adds or grows: a partial last
+	 * block that gets longer, and the written range. */
+	if (end > size) {
+		uint64_t tail = size / B;
+
+		if ((size % B &&
+		     (rc = reserve(fd, bc_block_offset(k->cipher, tail),
+		                   bc_block_offset(k->cipher, tail + 1))) != 0) ||
+		    (rc = reserve(fd, bc_block_offset(k->cipher, first),
+		                  bc_disk_size(k->cipher, end))) != 0)
+			return rc;
+	}
 	if (off > size) {
 		if ((rc = extend(fd, k, wrap, size, off, false)) != 0)
 			return rc;
 		size = off;
 	}
-	first = off / B;
-	last = (end - 1) / B;
 	out = fsio_scratch(1, (size_t)(last - first + 1) * ds);
 	if (out == NULL)
 		return -ENOMEM;
