@@ -127,8 +127,13 @@ static int check_mountpoint(const char *mnt, char *real)
 	struct stat st;
 
 	if (realpath(mnt, real) == NULL || stat(real, &st) != 0) {
-		fprintf(stderr, "%s: mountpoint %s: %s\n", prog, mnt,
-		        strerror(errno));
+		if (errno == ENOTCONN)
+			fprintf(stderr, "%s: mountpoint %s is a dead mount (its "
+			        "daemon was killed?): run fusermount3 -u %s "
+			        "first\n", prog, mnt, mnt);
+		else
+			fprintf(stderr, "%s: mountpoint %s: %s\n", prog, mnt,
+			        strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {

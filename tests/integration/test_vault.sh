@@ -116,6 +116,31 @@ wait "$dpid"
 check_eq "0" "$?" "daemon exits 0 on SIGINT"
 check_fail -m "nothing mounted after SIGINT" is_mounted "$WORK/mnt-int"
 
+# ---------------------------------------------------------------- kill -9
+section "daemon killed with SIGKILL"
+K=$WORK/mnt-kill
+check_ok -m "mount" mount_vault "$WORK/vault-kill" "$K"
+mkdir "$K/Client-K"
+head -c 2000000 /dev/urandom >"$WORK/kill-data"
+cp "$WORK/kill-data" "$K/Client-K/saved.bin"
+check_ok -m "fsync the saved file" sync "$K/Client-K/saved.bin"
+( while :; do head -c 65536 /dev/urandom; done >"$K/Client-K/busy.bin" ) 2>/dev/null &
+writer=$!
+sleep 0.5
+for pid in $(daemon_pids "$K"); do kill -KILL "$pid"; done
+sleep 0.5
+kill "$writer" 2>/dev/null
+wait "$writer" 2>/dev/null
+check_match "Transport endpoint is not connected" "$(ls "$K" 2>&1)" "the dead mount answers ENOTCONN"
+check_fail_with "dead mount.*fusermount3 -u" -m "mounting over the dead mount is refused with a hint" \
+    "$DOSSIERFS" "$WORK/vault-kill" "$K" --passphrase-file "$PASSFILE"
+check_ok -m "fusermount3 -u clears the dead mount" fusermount3 -u "$K"
+if check_ok -m "remount after the kill" mount_vault "$WORK/vault-kill" "$K"; then
+    check_same_file "$WORK/kill-data" "$K/Client-K/saved.bin" "the fsynced file is intact"
+    check_ok -m "the vault still lists" ls "$K/Client-K"
+    check_ok -m "unmount" unmount_vault "$K"
+fi
+
 # ---------------------------------------------------------------- clients
 section "moves between client folders"
 check_ok -m "mount" mount_vault "$WORK/vault-mv" "$WORK/mnt-mv"
