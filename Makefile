@@ -97,6 +97,8 @@ install: $(BINS)
 	install -m 0755 src/dossierfs $(DESTDIR)$(SBINDIR)/dossierfs
 	install -m 0755 src/dossierctl $(DESTDIR)$(BINDIR)/dossierctl
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -d $(DESTDIR)$(DOCDIR)/policy
+	install -m 0644 policy/*.ini policy/README.md $(DESTDIR)$(DOCDIR)/policy/
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/dossierfs $(DESTDIR)$(BINDIR)/dossierctl
