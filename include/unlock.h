@@ -22,6 +22,13 @@ int unlock_kek(const char *prog, const struct kw_params *p,
                const struct unlock_src *src, int confirm,
                unsigned char *kek);
 
+/* Reads the parameters of the vault at path. */
+int unlock_params(const char *prog, const char *path, struct kw_params *p);
+
+/* Checks that kek unlocks the vault at path (parameters p). */
+int unlock_check(const char *prog, const char *path,
+                 const struct kw_params *p, const unsigned char *kek);
+
 /* Opens and unlocks the vault at path. */
 int unlock_vault(const char *prog, const char *path,
                  const struct unlock_src *src, struct vault **out);

@@ -120,13 +120,9 @@ static int cmd_passwd(struct opts *o)
 {
 	struct kw_params p, np;
 	unsigned char *old = NULL, *kek = NULL;
-	struct vault *v = NULL;
 	int rc = 1, e;
 
-	if (unlock_vault(prog, o->vault, &o->src, &v) != 0)
-		return 1;
-	vault_close(v);
-	if (vault_params(o->vault, &p) != 0)
+	if (unlock_params(prog, o->vault, &p) != 0)
 		return 1;
 	if (kw_params_new(&np, p.cipher, o->newsrc.key_file ? KW_KEYFILE
 	                  : KW_PASSPHRASE, o->cost) != 0) {
@@ -137,7 +133,9 @@ static int cmd_passwd(struct opts *o)
 	kek = sodium_malloc(KW_KEYBYTES);
 	if (old == NULL || kek == NULL)
 		goto out;
-	if (unlock_kek(prog, &p, &o->src, 0, old) != 0)
+	/* The old key is asked for once and checked before the new one. */
+	if (unlock_kek(prog, &p, &o->src, 0, old) != 0 ||
+	    unlock_check(prog, o->vault, &p, old) != 0)
 		goto out;
 	if (o->newsrc.key_file) {
 		e = secret_keyfile_create(o->newsrc.key_file, kek);

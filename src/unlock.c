@@ -101,6 +101,30 @@ static void params_error(const char *prog, const char *path, int rc)
 		        strerror(-rc));
 }
 
+int unlock_params(const char *prog, const char *path, struct kw_params *p)
+{
+	int rc = vault_params(path, p);
+
+	if (rc != 0)
+		params_error(prog, path, rc);
+	return rc;
+}
+
+int unlock_check(const char *prog, const char *path,
+                 const struct kw_params *p, const unsigned char *kek)
+{
+	struct vault *v = NULL;
+	int rc = vault_open(path, kek, &v);
+
+	if (rc == -EACCES)
+		fprintf(stderr, "%s: %s: wrong %s\n", prog, path,
+		        p->source == KW_KEYFILE ? "key file" : "passphrase");
+	else if (rc != 0)
+		params_error(prog, path, rc);
+	vault_close(v);
+	return rc;
+}
+
 int unlock_vault(const char *prog, const char *path,
                  const struct unlock_src *src, struct vault **out)
 {
@@ -108,10 +132,8 @@ int unlock_vault(const char *prog, const char *path,
 	unsigned char *kek;
 	int rc;
 
-	if ((rc = vault_params(path, &p)) != 0) {
-		params_error(prog, path, rc);
+	if ((rc = unlock_params(prog, path, &p)) != 0)
 		return rc;
-	}
 	kek = sodium_malloc(KW_KEYBYTES);
 	if (kek == NULL)
 		return -ENOMEM;

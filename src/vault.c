@@ -102,8 +102,11 @@ int vault_create(const char *path, const struct kw_params *p,
 	unsigned char *master = NULL, cfg[KW_CONFIG_BYTES];
 	unsigned char id[NC_DIRIDBYTES];
 	int fd = -1, datafd = -1, rc = -1, e;
+	int made_dir = 0, made_data = 0;
 
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+	if (mkdir(path, 0700) == 0)
+		made_dir = 1;
+	else if (errno != EEXIST)
 		return -errno;
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -129,6 +132,7 @@ int vault_create(const char *path, const struct kw_params *p,
 		rc = -errno;
 		goto out;
 	}
+	made_data = 1;
 	datafd = openat(fd, VAULT_DATA, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	                O_CLOEXEC);
 	if (datafd < 0) {
@@ -145,8 +149,18 @@ int vault_create(const char *path, const struct kw_params *p,
 	/* The config is written last: its presence marks a complete vault. */
 	if ((rc = vault_write_small(fd, VAULT_CONFIG, cfg, sizeof(cfg))) != 0)
 		goto out;
-	rc = fsync_dir(fd);
+	if ((rc = fsync_dir(fd)) != 0)
+		unlinkat(fd, VAULT_CONFIG, 0);
 out:
+	if (rc != 0 && rc != -EEXIST) {
+		/* Leave the directory as it was found. */
+		if (datafd >= 0)
+			unlinkat(datafd, VAULT_DIRID, 0);
+		if (made_data)
+			unlinkat(fd, VAULT_DATA, AT_REMOVEDIR);
+		if (made_dir)
+			rmdir(path);
+	}
 	if (master)
 		sodium_free(master);
 	if (datafd >= 0)
