@@ -1301,13 +1301,39 @@ static int move_client(struct fs *fs, struct inode *i, struct client *to)
 	return rc;
 }
 
+/* Rewraps the key of regular file stored in d (stat st) from client
+ * 'from' to client 'to', through its inode if it is known, else through
+ * a temporary one. */
+static int rewrap_at(struct fs *fs, struct inode *d, const char *stored,
+                     const struct stat *st, struct client *from,
+                     struct client *to)
+{
+	struct inode tmp = { .fd = -1, .cl = from, .type = S_IFREG };
+	struct inode *i = inode_find(fs, st->st_dev, st->st_ino);
+	int rc;
+
+	/* The kernel holds the source entry across rename, so a known
+	 * inode cannot be forgotten meanwhile. */
+	if (i)
+		return move_client(fs, i, to);
+	tmp.fd = openat(d->fd, stored, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (tmp.fd < 0)
+		return -errno;
+	pthread_mutex_init(&tmp.mu, NULL);
+	pthread_rwlock_init(&tmp.io, NULL);
+	rc = move_client(fs, &tmp, to);
+	close(tmp.fd);
+	pthread_mutex_destroy(&tmp.mu);
+	pthread_rwlock_destroy(&tmp.io);
+	return rc;
+}
+
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                       fuse_ino_t newparent, const char *newname,
                       unsigned int flags)
 {
 	struct fs *fs = fs_of(req);
 	struct inode *d = ino_of(req, parent), *nd = ino_of(req, newparent);
-	struct inode *i = NULL;
 	struct client *from = client_of(d), *to = client_of(nd);
 	struct sname s, ns;
 	struct stat st;
@@ -1338,30 +1364,14 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	if ((rc = side_put(nd, &ns, &made)) != 0)
 		goto out;
-	if (from != to) {
-		i = inode_find(fs, st.st_dev, st.st_ino);
-		if (i) {
-			rc = move_client(fs, i, to);
-		} else {
-			struct inode tmp = { .fd = -1, .cl = from,
-			                     .type = S_IFREG };
-			tmp.fd = openat(d->fd, s.stored, O_PATH | O_NOFOLLOW |
-			                O_CLOEXEC);
-			pthread_mutex_init(&tmp.mu, NULL);
-			pthread_rwlock_init(&tmp.io, NULL);
-			rc = tmp.fd < 0 ? -errno : move_client(fs, &tmp, to);
-			if (tmp.fd >= 0)
-				close(tmp.fd);
-			pthread_mutex_destroy(&tmp.mu);
-			pthread_rwlock_destroy(&tmp.io);
-		}
-		if (rc != 0)
-			goto out;
-	}
+	if (from != to && (rc = rewrap_at(fs, d, s.stored, &st, from, to)))
+		goto out;
 	if (renameat2(d->fd, s.stored, nd->fd, ns.stored, flags) != 0) {
 		rc = -errno;
-		if (from != to && i)
-			move_client(fs, i, from);
+		/* The file stays where it was: give it its key back. */
+		if (from != to && rewrap_at(fs, d, s.stored, &st, to, from))
+			warn_integrity("file key could not be restored after "
+			               "a failed move", d);
 		goto out;
 	}
 	if (!(flags & RENAME_EXCHANGE) &&
