@@ -83,7 +83,7 @@ int secret_read_tty(const char *prompt, char *buf, size_t cap, size_t *len)
 
 int secret_keyfile_create(const char *path, unsigned char *key)
 {
-	char hex[65 + 1];
+	char hex[65];     /* 64 hex digits, then a newline */
 	int fd, rc = -1, saved;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -91,7 +91,7 @@ int secret_keyfile_create(const char *path, unsigned char *key)
 	if (fd < 0)
 		return -errno;
 	randombytes_buf(key, 32);
-	sodium_bin2hex(hex, sizeof(hex) - 1, key, 32);
+	sodium_bin2hex(hex, sizeof(hex), key, 32);
 	hex[64] = '\n';
 	if (write(fd, hex, 65) != 65 || fsync(fd) != 0) {
 		saved = errno ? errno : EIO;
