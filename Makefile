@@ -34,7 +34,7 @@ CORE_SRC = src/blockcodec.c src/fsio.c src/namecodec.c src/keywrap.c src/secret.
 CORE_OBJ = $(CORE_SRC:.c=.o)
 CLI_SRC  = src/vault.c src/unlock.c
 CLI_OBJ  = $(CLI_SRC:.c=.o)
-FS_SRC   = src/fs.c
+FS_SRC   = src/fs.c src/guard.c
 FS_OBJ   = $(FS_SRC:.c=.o)
 
 BINS  = src/dossierfs src/dossierctl

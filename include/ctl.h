@@ -6,8 +6,6 @@
 #ifndef DOSSIER_CTL_H
 #define DOSSIER_CTL_H
 
-#define CTL_POLICY_DIR "/etc/dossierfs/policy"
-
 int ctl_policy(int argc, char **argv);
 
 #endif

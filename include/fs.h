@@ -13,6 +13,7 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
+#include "guard.h"
 #include "vault.h"
 
 struct fs;
@@ -20,6 +21,7 @@ struct fs;
 struct fs_options {
 	double timeout;        /* entry and attribute cache, seconds */
 	int writeback;         /* kernel write-back cache */
+	struct guard *guard;   /* the role policy in force (guard.h) */
 };
 
 int fs_new(struct vault *v, const struct fs_options *o, struct fs **out);

@@ -36,6 +36,7 @@
 #include <time.h>
 
 struct policy;
+struct policy_who;
 
 enum policy_perm {
 	POL_LIST     = 1u << 0,
@@ -78,8 +79,11 @@ void policy_free(struct policy *p);
  * is the path inside the client folder: "" for the folder itself, else
  * components of 1 to NAME_MAX bytes joined by '/', without a leading or
  * trailing '/', "." or "..". perm is exactly one POL_ bit; when is the
- * local time (tm_wday, tm_hour and tm_min are used). A request that
- * breaks any of this is denied as "invalid request".
+ * local time (tm_wday, tm_hour and tm_min are used). who is NULL, or
+ * the caller's memberships made by policy_who_new() from this policy and
+ * the same user and groups: it makes the decision independent of how
+ * many members roles and teams have. A request that breaks any of this
+ * is denied as "invalid request".
  */
 struct policy_req {
 	const char *user;
@@ -90,6 +94,7 @@ struct policy_req {
 	const char *path;
 	unsigned perm;
 	const struct tm *when;
+	const struct policy_who *who;
 };
 
 /* rule names what decided: "role NAME", "rule NAME", "default deny",
@@ -141,6 +146,15 @@ const char *policy_node(const struct policy *p);
 size_t policy_user_roles(const struct policy *p, const char *user,
                          const char *const *groups, size_t ngroups,
                          const char **names, size_t max);
+
+/* The roles and teams user (with groups) belongs to under p, worked out
+ * once: a caller's memberships for as long as p and its groups stay the
+ * same. Returns 0, -EINVAL or -ENOMEM. Free with policy_who_free(),
+ * before p. */
+int policy_who_new(const struct policy *p, const char *user,
+                   const char *const *groups, size_t ngroups,
+                   struct policy_who **out);
+void policy_who_free(struct policy_who *w);
 
 /* One [role] section, as written (scope is the text of `scope`). */
 struct policy_role {

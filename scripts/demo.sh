@@ -1,8 +1,9 @@
 #!/bin/bash
-# A ready example: makes a demo vault, mounts it, lets several staff
-# accounts work in it, and shows what reaches the disk (ciphertext only).
+# A ready example: makes a demo vault, installs the example role policy,
+# mounts it, lets staff in several roles work in it, changes the policy
+# live, and shows what reaches the disk (ciphertext only).
 # Run as root: sudo scripts/demo.sh. It installs what is missing first.
-# DEMO_KEEP=1 leaves the vault mounted at the end.
+# DEMO_KEEP=1 leaves the vault mounted (and the demo users) at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (sudo scripts/demo.sh)" >&2; exit 1; }
@@ -10,28 +11,50 @@ sh scripts/deps.sh
 make -s all
 
 work=/var/tmp/dossierfs-demo
-users="demo_manager demo_legal demo_records"
+mnt=$work/mnt
+pol=$work/policy
+# user:groups (the example policy gives roles to these groups)
+people="demo_manager:dossier-managers,dossier-north
+demo_supervisor:dossier-supervisors,dossier-north
+demo_legal:dossier-legal
+demo_records:dossier-records
+demo_auditor:dossier-audit
+demo_visitor:"
+groups="dossier-managers dossier-supervisors dossier-infosec dossier-legal
+dossier-records dossier-audit dossier-north dossier-south"
+made_groups=""
 cleanup() {
 	if [ "${DEMO_KEEP:-0}" != 1 ]; then
-		mountpoint -q "$work/mnt" && fusermount3 -u "$work/mnt"
-		for u in $users; do userdel -r "$u" 2>/dev/null || true; done
-		groupdel demo_staff 2>/dev/null || true
+		mountpoint -q "$mnt" && fusermount3 -u "$mnt"
+		for p in $people; do userdel "${p%%:*}" 2>/dev/null || true; done
+		for g in $made_groups; do groupdel "$g" 2>/dev/null || true; done
 		rm -rf "$work"
 	fi
 }
 trap cleanup EXIT INT TERM
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+as() { local u=$1; shift; printf '%s$ %s\n' "$u" "$*"; runuser -u "$u" -- "$@" || true; }
 
-mountpoint -q "$work/mnt" 2>/dev/null && fusermount3 -u "$work/mnt"
+mountpoint -q "$mnt" 2>/dev/null && fusermount3 -u "$mnt"
 rm -rf "$work"
-mkdir -p "$work/mnt"
-chmod 755 "$work" "$work/mnt"
-groupadd -f demo_staff
-for u in demo_manager demo_legal; do
-	id "$u" >/dev/null 2>&1 || useradd -M -N -g demo_staff -s /bin/sh "$u"
+mkdir -p "$mnt"
+chmod 755 "$work" "$mnt"
+for g in $groups; do
+	getent group "$g" >/dev/null || { groupadd "$g"; made_groups="$made_groups $g"; }
 done
-id demo_records >/dev/null 2>&1 || useradd -M -U -s /bin/sh demo_records
-as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
+for p in $people; do
+	u=${p%%:*} g=${p#*:}
+	id "$u" >/dev/null 2>&1 || useradd -M -s /bin/sh ${g:+-G "$g"} "$u"
+done
+
+step "install the example role policy (root-owned, read-only for others)"
+install -d -m 0755 "$pol"
+install -m 0644 policy/*.ini "$pol"
+# The demo's client belongs to team north, so the supervisor oversees it.
+printf '\n[client Client-Dupont]\nteam = north\n' >> "$pol/clients.ini"
+# Business hours of the records office do not matter for the demo.
+sed -i -e 's/^days = mon-fri/days = mon-sun/' -e 's/^hours = 08:00-18:00/hours = 00:00-24:00/' "$pol/roles.ini"
+src/dossierctl policy check "$pol" 2>&1 | grep -v "no user 'alice'\|no user 'bob'\|no user 'carol'\|no user 'dave'" || true
 
 step "create a vault (Argon2id-wrapped master key, passphrase from a file)"
 (umask 077; printf 'correct horse battery staple\n' > "$work/passphrase")
@@ -39,34 +62,69 @@ umask 022
 src/dossierctl init "$work/vault" --passphrase-file "$work/passphrase"
 src/dossierctl info "$work/vault"
 
-step "mount it for everyone (allow_other, default_permissions)"
-src/dossierfs "$work/vault" "$work/mnt" --passphrase-file "$work/passphrase"
-grep " $work/mnt " /proc/mounts
+step "mount it for everyone, with the policy"
+src/dossierfs "$work/vault" "$mnt" --passphrase-file "$work/passphrase" -o "policy=$pol"
+grep " $mnt " /proc/mounts
+src/dossierctl policy status "$mnt"
 
 step "a client manager registers a client and saves files"
-as demo_manager mkdir -m 2770 "$work/mnt/Client-Dupont"
-as demo_manager sh -c "echo 'ID card scan of M. Dupont' > '$work/mnt/Client-Dupont/id-scan.txt'"
-as demo_manager sh -c "echo 'Sale agreement, 12 rue des Lilas' > '$work/mnt/Client-Dupont/contract.txt'"
-as demo_manager chmod 640 "$work/mnt/Client-Dupont/contract.txt"
-ls -l "$work/mnt" "$work/mnt/Client-Dupont"
+as demo_manager mkdir "$mnt/Client-Dupont"
+as demo_manager sh -c "echo 'ID card scan of M. Dupont' > '$mnt/Client-Dupont/id-scan.txt'"
+as demo_manager sh -c "echo 'Sale agreement, 12 rue des Lilas' > '$mnt/Client-Dupont/sale-contract.txt'"
+as demo_manager sh -c "echo 'Called M. Dupont about the visit' > '$mnt/Client-Dupont/notes.txt'"
+as demo_manager ls -l "$mnt" "$mnt/Client-Dupont"
 
-step "legal (same group) reads the contract; a save through temp-then-rename"
-as demo_legal cat "$work/mnt/Client-Dupont/contract.txt"
-as demo_manager sh -c "echo 'Sale agreement, signed' > '$work/mnt/Client-Dupont/.contract.tmp' && chmod 640 '$work/mnt/Client-Dupont/.contract.tmp' && mv '$work/mnt/Client-Dupont/.contract.tmp' '$work/mnt/Client-Dupont/contract.txt'"
-as demo_legal cat "$work/mnt/Client-Dupont/contract.txt"
+step "the supervisor of team north reads the file, but never the ID scan"
+as demo_supervisor cat "$mnt/Client-Dupont/sale-contract.txt"
+as demo_supervisor cat "$mnt/Client-Dupont/id-scan.txt"
+src/dossierctl policy explain --policy "$pol" demo_supervisor Client-Dupont/id-scan.txt read || true
 
-step "the records office (not in the client's group) cannot write there (POSIX modes)"
-if as demo_records sh -c "echo x > '$work/mnt/Client-Dupont/note.txt'" 2>&1; then
-	echo "unexpected: write allowed"; exit 1
-fi
+step "legal sees and reads contracts only"
+as demo_legal ls "$mnt/Client-Dupont"
+as demo_legal cat "$mnt/Client-Dupont/sale-contract.txt"
+as demo_legal cat "$mnt/Client-Dupont/notes.txt"
+
+step "the auditor sees the folders, never the contents"
+as demo_auditor ls "$mnt/Client-Dupont"
+as demo_auditor cat "$mnt/Client-Dupont/notes.txt"
+
+step "someone with no role sees nothing: not even the client's name"
+as demo_visitor ls "$mnt"
+as demo_visitor ls "$mnt/Client-Dupont"
+
+step "getfacl shows who the policy lets in; setfacl is refused"
+as demo_manager getfacl -p "$mnt/Client-Dupont/sale-contract.txt"
+as demo_manager setfacl -m u:demo_visitor:r "$mnt/Client-Dupont/notes.txt"
+
+step "live policy change: legal loses contracts of Client-Dupont (no remount)"
+cat > "$pol/.demo.tmp" <<'EOF'
+[rule demo-legal-hold-off]
+description = Demo: legal stops reading this client.
+roles = legal
+effect = deny
+permissions = read
+scope = clients:Client-Dupont
+EOF
+chmod 0644 "$pol/.demo.tmp"; mv "$pol/.demo.tmp" "$pol/zz-demo.ini"
+sleep 1
+as demo_legal cat "$mnt/Client-Dupont/sale-contract.txt"
+
+step "a broken edit is rejected as a whole; the last good policy stays"
+printf '[rule broken\n' > "$pol/.demo.tmp"; chmod 0644 "$pol/.demo.tmp"; mv "$pol/.demo.tmp" "$pol/zz-broken.ini"
+sleep 1
+src/dossierctl policy status "$mnt" || true
+as demo_legal cat "$mnt/Client-Dupont/sale-contract.txt"
+rm -f "$pol/zz-broken.ini" "$pol/zz-demo.ini"
+sleep 1
+as demo_legal cat "$mnt/Client-Dupont/sale-contract.txt"
 
 step "what is on disk: encrypted names, encrypted content"
 find "$work/vault" | sed "s|$work/||"
-if grep -rqa -e Dupont -e "ID card" -e contract "$work/vault"; then
+if grep -rqa -e Dupont -e "ID card" -e contract "$work/vault/data"; then
 	echo "plaintext found in the vault!"; exit 1
 fi
 echo "no client name, file name or content found in the vault"
 
 step "unmount"
-fusermount3 -u "$work/mnt"
+fusermount3 -u "$mnt"
 echo "done"

@@ -5,6 +5,7 @@
  *   policy check [DIR]
  *   policy explain [--policy DIR] [--at "YYYY-MM-DD HH:MM"] USER PATH ACTION
  *   policy review [--policy DIR] [--mount MNT] [--at "YYYY-MM-DD HH:MM"]
+ *   policy status MOUNTPOINT|VAULT
  *
  * PATH is CLIENT[/PATH-IN-CLIENT], or a path inside a mounted vault: then
  * the client folder's owner is read from the mount too. Users and their
@@ -18,10 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "ctl.h"
+#include "guard.h"
 #include "policy.h"
 
 #define MAX_GROUPS 256
@@ -380,6 +383,100 @@ static int do_review(struct popts *o)
 	return 0;
 }
 
+/*
+ * The vault mounted on mnt: the source of its dossierfs mount in
+ * /proc/self/mountinfo ("... MOUNTPOINT ... - fuse.dossierfs SOURCE ...").
+ * Returns 0, or -ENOENT if mnt is not a dossierfs mount point.
+ */
+static int vault_of_mount(const char *mnt, char *vault, size_t cap)
+{
+	char line[3 * PATH_MAX], real[PATH_MAX], mp[PATH_MAX], src[PATH_MAX];
+	int rc = -ENOENT;
+	FILE *f;
+
+	if (realpath(mnt, real) == NULL)
+		return -errno;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (f == NULL)
+		return -errno;
+	while (rc != 0 && fgets(line, sizeof(line), f) != NULL) {
+		char *dash = strstr(line, " - "), type[64];
+
+		if (dash == NULL ||
+		    sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
+		    sscanf(dash, " - %63s %4095s", type, src) != 2)
+			continue;
+		/* Spaces in paths are written as \040; a path with one is
+		 * not matched, and the caller can name the vault instead. */
+		if (strcmp(type, "fuse.dossierfs") == 0 &&
+		    strcmp(mp, real) == 0 && src[0] == '/') {
+			snprintf(vault, cap, "%s", src);
+			rc = 0;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+/* Prints the policy status a running daemon keeps in its vault. */
+static int do_status(struct popts *o)
+{
+	char vault[PATH_MAX], path[PATH_MAX + 32], line[512];
+	char key[32], val[480];
+	long pid = 0;
+	int alive, stopped = 0, rc;
+	struct stat st;
+	FILE *f;
+
+	if (o->nargs != 1)
+		return 2;
+	snprintf(vault, sizeof(vault), "%s", o->args[0]);
+	snprintf(path, sizeof(path), "%s/%s", vault, GUARD_STATUS_FILE);
+	if (stat(path, &st) != 0) {
+		if ((rc = vault_of_mount(o->args[0], vault, sizeof(vault)))) {
+			fprintf(stderr, "%s: %s: not a mounted dossierfs vault "
+			        "(no %s)\n", prog, o->args[0],
+			        GUARD_STATUS_FILE);
+			return 1;
+		}
+		snprintf(path, sizeof(path), "%s/%s", vault,
+		         GUARD_STATUS_FILE);
+	}
+	f = fopen(path, "re");
+	if (f == NULL) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+		return 1;
+	}
+	printf("vault:              %s\n", vault);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		val[0] = '\0';
+		if (sscanf(line, "%31s %479[^\n]", key, val) < 1)
+			continue;
+		if (strcmp(key, "state") == 0)
+			stopped = strcmp(val, "stopped") == 0;
+		else if (strcmp(key, "pid") == 0)
+			pid = strtol(val, NULL, 10);
+		else if (strcmp(key, "dir") == 0)
+			printf("policy directory:   %s\n", val);
+		else if (strcmp(key, "version") == 0)
+			printf("version in force:   %s\n", val);
+		else if (strcmp(key, "loaded") == 0)
+			printf("loaded:             %s\n", val);
+		else if (strcmp(key, "rejected") == 0)
+			printf("last rejected edit: %s\n", val);
+		else if (strcmp(key, "reason") == 0)
+			printf("  %s\n", val);
+	}
+	fclose(f);
+	alive = !stopped && pid > 0 && (kill((pid_t)pid, 0) == 0 ||
+	                                errno == EPERM);
+	printf("daemon:             %s", alive ? "running" : "not running");
+	if (alive)
+		printf(" (pid %ld)", pid);
+	printf("\n");
+	return alive ? 0 : 1;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage:\n"
@@ -388,14 +485,15 @@ static int usage(void)
 	        "USER PATH ACTION\n"
 	        "  dossierctl policy review [--policy DIR] [--mount MNT] "
 	        "[--at TIME]\n"
-	        "DIR defaults to " CTL_POLICY_DIR "; TIME is "
+	        "  dossierctl policy status MOUNTPOINT|VAULT\n"
+	        "DIR defaults to " GUARD_POLICY_DIR "; TIME is "
 	        "\"YYYY-MM-DD HH:MM\" local time (default: now)\n");
 	return 2;
 }
 
 int ctl_policy(int argc, char **argv)
 {
-	struct popts o = { .dir = CTL_POLICY_DIR };
+	struct popts o = { .dir = GUARD_POLICY_DIR };
 	time_t now = time(NULL);
 	const char *sub;
 	int rc;
@@ -435,6 +533,8 @@ int ctl_policy(int argc, char **argv)
 		rc = do_explain(&o);
 	else if (strcmp(sub, "review") == 0)
 		rc = do_review(&o);
+	else if (strcmp(sub, "status") == 0)
+		rc = do_status(&o);
 	else
 		rc = 2;
 	return rc == 2 ? usage() : rc;

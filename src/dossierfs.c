@@ -4,10 +4,12 @@
  *   dossierfs VAULT MOUNTPOINT [-f] [-s] [-d] [-o OPTS]
  *             [--passphrase-file FILE | --key-file FILE]
  *
- * Unlocks the vault (passphrase from FILE or the terminal, or a key file),
- * mounts it with allow_other and default_permissions, and serves requests
- * until SIGTERM, SIGINT or fusermount3 -u. Daemonizes once mounted unless
- * -f is given.
+ * Loads the role policy (-o policy=DIR, default GUARD_POLICY_DIR) and
+ * refuses to start without a valid one, unlocks the vault (passphrase
+ * from FILE or the terminal, or a key file), mounts it with allow_other
+ * and default_permissions, and serves requests until SIGTERM, SIGINT or
+ * fusermount3 -u. Daemonizes once mounted unless -f is given. SIGHUP
+ * reloads the policy (so does any change in its directory).
  */
 #include <errno.h>
 #include <limits.h>
@@ -22,10 +24,18 @@
 #include <sodium.h>
 
 #include "fs.h"
+#include "guard.h"
 #include "secret.h"
 #include "unlock.h"
 
 static const char *prog = "dossierfs";
+static struct guard *the_guard;      /* for the SIGHUP handler */
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	guard_kick(the_guard);
+}
 
 static void usage(void)
 {
@@ -37,12 +47,27 @@ static void usage(void)
 struct args {
 	const char *vault;
 	const char *mnt;
-	const char *opts;          /* extra -o options for libfuse */
+	char opts[4096];           /* every -o list, joined by ',' */
+	size_t nopts;              /* its length */
 	struct unlock_src src;
 	int foreground;
 	int single;
 	int debug;
 };
+
+static void add_opts(struct args *a, const char *o)
+{
+	size_t len = strlen(o);
+
+	if (a->nopts + len + 2 > sizeof(a->opts)) {
+		fprintf(stderr, "%s: -o options too long\n", prog);
+		exit(2);
+	}
+	if (a->nopts > 0)
+		a->opts[a->nopts++] = ',';
+	memcpy(a->opts + a->nopts, o, len + 1);
+	a->nopts += len;
+}
 
 static void parse(int argc, char **argv, struct args *a)
 {
@@ -57,7 +82,7 @@ static void parse(int argc, char **argv, struct args *a)
 		else if (strcmp(s, "-d") == 0)
 			a->debug = a->foreground = 1;
 		else if (strcmp(s, "-o") == 0 && i + 1 < argc)
-			a->opts = argv[++i];
+			add_opts(a, argv[++i]);
 		else if (strcmp(s, "--passphrase-file") == 0 && i + 1 < argc)
 			a->src.passphrase_file = argv[++i];
 		else if (strcmp(s, "--key-file") == 0 && i + 1 < argc)
@@ -181,22 +206,26 @@ static int check_mountpoint(const char *mnt, char *real)
 }
 
 /*
- * Takes dossierfs's own options out of the -o list: writeback (default) /
- * no_writeback. The rest is passed to libfuse after the fixed options.
- * Returns 0, or -1 with a message.
+ * Takes dossierfs's own options out of the -o lists: writeback (default) /
+ * no_writeback, policy=DIR. The rest is passed to libfuse after the fixed
+ * options; the vault's path is the mount's source (as df shows it) when
+ * it can be written as an option. Returns 0, or -1 with a message.
  */
-static int own_options(const char *in, struct fs_options *fo, char *out,
-                       size_t cap)
+static int own_options(const struct args *a, const char *vault,
+                       struct fs_options *fo, char *out, size_t cap,
+                       char *policy, size_t pcap)
 {
 	char *copy = NULL, *tok, *save = NULL;
 	size_t n;
 	int rc = -1;
 
 	n = (size_t)snprintf(out, cap, "allow_other,default_permissions,"
-	                     "fsname=dossierfs,subtype=dossierfs");
-	if (in == NULL)
+	                     "fsname=%s,subtype=dossierfs",
+	                     strpbrk(vault, ",\\") ? "dossierfs" : vault);
+	snprintf(policy, pcap, "%s", GUARD_POLICY_DIR);
+	if (a->nopts == 0)
 		return 0;
-	copy = strdup(in);
+	copy = strdup(a->opts);
 	if (copy == NULL)
 		return -1;
 	for (tok = strtok_r(copy, ",", &save); tok;
@@ -205,6 +234,14 @@ static int own_options(const char *in, struct fs_options *fo, char *out,
 			fo->writeback = 1;
 		} else if (strcmp(tok, "no_writeback") == 0) {
 			fo->writeback = 0;
+		} else if (strncmp(tok, "policy=", 7) == 0) {
+			if (tok[7] == '\0' ||
+			    (size_t)snprintf(policy, pcap, "%s", tok + 7)
+			    >= pcap) {
+				fprintf(stderr, "%s: -o policy=DIR: bad "
+				        "directory\n", prog);
+				goto out;
+			}
 		} else {
 			n += (size_t)snprintf(out + n, n < cap ? cap - n : 0,
 			                      ",%s", tok);
@@ -239,7 +276,10 @@ int main(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	struct vault *v = NULL;
 	struct fs *fs = NULL;
-	char real[PATH_MAX], opts[PATH_MAX + 256];
+	char real[PATH_MAX], vault[PATH_MAX], opts[2 * PATH_MAX + 4096];
+	char policy[PATH_MAX], status[PATH_MAX + 32];
+	struct guard *g = NULL;
+	struct sigaction sa;
 	struct args a;
 	int rc = 1, err;
 
@@ -251,14 +291,27 @@ int main(int argc, char **argv)
 	}
 	if (check_mountpoint(a.mnt, real) != 0)
 		return 1;
-	if (unlock_vault(prog, a.vault, &a.src, &v) != 0)
+	if (realpath(a.vault, vault) == NULL)
+		snprintf(vault, sizeof(vault), "%s", a.vault);
+	openlog(prog, LOG_PID, LOG_DAEMON);
+	if (own_options(&a, vault, &fo, opts, sizeof(opts), policy,
+	                sizeof(policy)) != 0)
 		return 1;
+	/* No policy, no service: everything would be denied anyway, and a
+	 * typo in the option must not go unnoticed. */
+	if ((err = guard_open(policy, &g)) != 0) {
+		fprintf(stderr, "%s: no valid policy in %s: refusing to "
+		        "mount\n", prog, policy);
+		return 1;
+	}
+	if (unlock_vault(prog, a.vault, &a.src, &v) != 0) {
+		guard_close(g);
+		return 1;
+	}
 	umask(0);
 	raise_fd_limit();
-	openlog(prog, LOG_PID, LOG_DAEMON);
 
-	if (own_options(a.opts, &fo, opts, sizeof(opts)) != 0)
-		goto out;
+	fo.guard = g;
 	if ((err = fs_new(v, &fo, &fs)) != 0) {
 		fprintf(stderr, "%s: %s: cannot open the vault's tree: %s\n",
 		        prog, a.vault, strerror(-err));
@@ -281,6 +334,13 @@ int main(int argc, char **argv)
 	signal(SIGTERM, SIG_DFL);
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
+	/* SIGHUP reloads the policy instead of ending the session. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hup;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	the_guard = g;
+	sigaction(SIGHUP, &sa, NULL);
 	if (fuse_session_mount(se, real) != 0) {
 		fprintf(stderr, "%s: cannot mount on %s\n", prog, a.mnt);
 		goto out_handlers;
@@ -288,6 +348,12 @@ int main(int argc, char **argv)
 	raise_readahead(real);
 	if (fuse_daemonize(a.foreground) != 0)
 		goto out_unmount;
+	snprintf(status, sizeof(status), "%s/%s", vault, GUARD_STATUS_FILE);
+	if ((err = guard_start(g, status)) != 0) {
+		fprintf(stderr, "%s: cannot watch the policy: %s\n", prog,
+		        strerror(-err));
+		goto out_unmount;
+	}
 	syslog(LOG_INFO, "mounted %s on %s", a.vault, real);
 	if (a.single) {
 		err = fuse_session_loop(se);
@@ -311,6 +377,7 @@ out:
 		fuse_session_destroy(se);
 	fuse_opt_free_args(&fargs);
 	fs_free(fs);
+	guard_close(g);
 	vault_close(v);
 	return rc;
 }

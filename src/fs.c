@@ -23,15 +23,19 @@
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 #include <sodium.h>
 
 #include "fs.h"
 #include "fsio.h"
+#include "guard.h"
 #include "namecodec.h"
 
 #define HASH_SIZE 4096u
 #define XATTR_USER "user."
+#define XATTR_ACL_ACCESS  "system.posix_acl_access"
+#define XATTR_ACL_DEFAULT "system.posix_acl_default"
 #define XATTR_MAX  65536u
 #define STREAM_WRITE (256u << 10)
 
@@ -62,10 +66,17 @@ struct inode {
 	struct bc_key *key;        /* under mu; file key while opens > 0 */
 	unsigned opens;            /* under mu */
 	pthread_rwlock_t io;       /* content: shared reads, exclusive writes */
+	/* Where the inode was last seen, for the policy's paths: a hard
+	 * link is known by the name it was last looked up by. A parent is
+	 * kept while it has children in the table. */
+	struct inode *parent;      /* under fs->lock; NULL for the root */
+	char *name;                /* under fs->lock; plaintext */
+	unsigned long kids;        /* under fs->lock */
 };
 
 struct fs {
 	struct vault *v;
+	struct guard *guard;
 	enum bc_cipher cipher;
 	double timeout;
 	int writeback;
@@ -96,25 +107,6 @@ static struct fs *fs_of(fuse_req_t req)
 static struct inode *ino_of(fuse_req_t req, fuse_ino_t n)
 {
 	return n == FUSE_ROOT_ID ? &fs_of(req)->root : (struct inode *)n;
-}
-
-/*
- * The place where the role policy is asked and the access recorded. Every
- * handler that lists, opens, creates, renames or deletes calls it before
- * acting and returns its error. POSIX modes are checked by the kernel
- * (default_permissions); this adds the policy on top, never instead.
- */
-enum act {
-	ACT_LOOKUP, ACT_LIST, ACT_READ, ACT_WRITE, ACT_CREATE, ACT_MKDIR,
-	ACT_RENAME, ACT_UNLINK, ACT_RMDIR, ACT_LINK, ACT_SYMLINK,
-	ACT_SETATTR, ACT_XATTR,
-};
-
-static int gate(fuse_req_t req, enum act a, struct inode *dir,
-                const char *name)
-{
-	(void)req; (void)a; (void)dir; (void)name;
-	return 0;
 }
 
 static void procpath(int fd, char buf[64])
@@ -307,6 +299,7 @@ static void inode_free(struct inode *i)
 	close(i->fd);
 	pthread_mutex_destroy(&i->mu);
 	pthread_rwlock_destroy(&i->io);
+	free(i->name);
 	free(i);
 }
 
@@ -321,48 +314,117 @@ static struct inode *table_find(struct fs *fs, dev_t dev, ino_t ino)
 	return i;
 }
 
-/* The inode of st with one more lookup reference, or NULL. */
-static struct inode *table_ref(struct fs *fs, const struct stat *st)
+/*
+ * Takes inode i out of the table if nothing refers to it any more, and
+ * then its parent, and so on up. Call with fs->lock held; the inodes to
+ * free are chained on *dead (through next) for after the lock.
+ */
+static void drop_locked(struct fs *fs, struct inode *i, struct inode **dead)
 {
-	struct inode *i;
+	struct inode **pp, *parent;
+
+	while (i != NULL && i != &fs->root && i->nlookup == 0 && i->kids == 0) {
+		for (pp = &fs->table[hash_of(i->dev, i->ino)]; *pp;
+		     pp = &(*pp)->next)
+			if (*pp == i) {
+				*pp = i->next;
+				break;
+			}
+		parent = i->parent;
+		i->parent = NULL;
+		i->next = *dead;
+		*dead = i;
+		if (parent == NULL)
+			break;
+		parent->kids--;
+		i = parent;
+	}
+}
+
+static void free_dead(struct inode *dead)
+{
+	struct inode *next;
+
+	for (; dead; dead = next) {
+		next = dead->next;
+		inode_free(dead);
+	}
+}
+
+/* Records that i is known as name in parent. name is consumed. */
+static void place_locked(struct fs *fs, struct inode *i, struct inode *parent,
+                         char *name, struct inode **dead)
+{
+	struct inode *old = i->parent;
+
+	if (i == &fs->root || name == NULL) {
+		free(name);
+		return;
+	}
+	parent->kids++;
+	free(i->name);
+	i->name = name;
+	i->parent = parent;
+	if (old != NULL) {
+		old->kids--;
+		drop_locked(fs, old, dead);
+	}
+}
+
+/* Records that i is now known as name in parent (after a rename). */
+static void inode_place(struct fs *fs, struct inode *i, struct inode *parent,
+                        const char *name)
+{
+	struct inode *dead = NULL;
+	char *copy = strdup(name);
 
 	pthread_mutex_lock(&fs->lock);
-	i = table_find(fs, st->st_dev, st->st_ino);
-	if (i)
-		i->nlookup++;
+	if (copy != NULL)
+		place_locked(fs, i, parent, copy, &dead);
 	pthread_mutex_unlock(&fs->lock);
-	return i;
+	free_dead(dead);
 }
 
 /*
- * Returns the inode for backing fd (stat st) found in directory parent,
- * taking one lookup reference. fd is consumed.
+ * Returns the inode for backing fd (stat st) found as name in directory
+ * parent, taking one lookup reference. fd is consumed.
  */
 static int inode_get(struct fs *fs, struct inode *parent, int fd,
-                     const struct stat *st, struct inode **out)
+                     const struct stat *st, const char *name,
+                     struct inode **out)
 {
 	struct client *cl = NULL;
-	struct inode *i, *n;
+	struct inode *i, *n = NULL, *dead = NULL;
 	size_t h = hash_of(st->st_dev, st->st_ino);
+	char *copy;
 	int rc;
 
-	if ((*out = table_ref(fs, st)) != NULL) {
+	if ((copy = strdup(name)) == NULL) {
 		close(fd);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&fs->lock);
+	if ((i = table_find(fs, st->st_dev, st->st_ino)) != NULL) {
+		i->nlookup++;
+		place_locked(fs, i, parent, copy, &dead);
+		pthread_mutex_unlock(&fs->lock);
+		free_dead(dead);
+		close(fd);
+		*out = i;
 		return 0;
 	}
+	pthread_mutex_unlock(&fs->lock);
 
 	if (parent->kind == IK_ROOT && S_ISDIR(st->st_mode)) {
-		if ((rc = client_get(fs, fd, st, &cl)) != 0) {
-			close(fd);
-			return rc;
-		}
+		if ((rc = client_get(fs, fd, st, &cl)) != 0)
+			goto fail;
 	} else {
 		cl = client_of(parent);
 	}
 	n = calloc(1, sizeof(*n));
 	if (n == NULL) {
-		close(fd);
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto fail;
 	}
 	n->fd = fd;
 	n->dev = st->st_dev;
@@ -379,16 +441,24 @@ static int inode_get(struct fs *fs, struct inode *parent, int fd,
 	if ((i = table_find(fs, st->st_dev, st->st_ino)) != NULL) {
 		/* Another thread inserted it meanwhile. */
 		i->nlookup++;
+		place_locked(fs, i, parent, copy, &dead);
 		pthread_mutex_unlock(&fs->lock);
+		free_dead(dead);
 		inode_free(n);
 		*out = i;
 		return 0;
 	}
 	n->next = fs->table[h];
 	fs->table[h] = n;
+	place_locked(fs, n, parent, copy, &dead);
 	pthread_mutex_unlock(&fs->lock);
+	free_dead(dead);
 	*out = n;
 	return 0;
+fail:
+	free(copy);
+	close(fd);
+	return rc;
 }
 
 static struct inode *inode_find(struct fs *fs, dev_t dev, ino_t ino)
@@ -403,7 +473,7 @@ static struct inode *inode_find(struct fs *fs, dev_t dev, ino_t ino)
 
 static void inode_unref(struct fs *fs, struct inode *i, uint64_t n)
 {
-	struct inode **pp;
+	struct inode *dead = NULL;
 
 	if (i == &fs->root)
 		return;
@@ -411,17 +481,203 @@ static void inode_unref(struct fs *fs, struct inode *i, uint64_t n)
 	if (n > i->nlookup)
 		n = i->nlookup;
 	i->nlookup -= n;
-	if (i->nlookup > 0) {
-		pthread_mutex_unlock(&fs->lock);
-		return;
-	}
-	for (pp = &fs->table[hash_of(i->dev, i->ino)]; *pp; pp = &(*pp)->next)
-		if (*pp == i) {
-			*pp = i->next;
-			break;
-		}
+	drop_locked(fs, i, &dead);
 	pthread_mutex_unlock(&fs->lock);
-	inode_free(i);
+	free_dead(dead);
+}
+
+/* ---- the policy ------------------------------------------------------ */
+
+/*
+ * Every handler that lists, opens, creates, renames, deletes or changes
+ * something asks the role policy first (include/guard.h). The kernel has
+ * checked the mode bits already (default_permissions): the policy comes
+ * on top, never instead. The object is named by where it sits: its
+ * client folder (a directory directly under the root) and its path in
+ * there, worked out from the names inodes were last seen by.
+ */
+struct place {
+	bool root;                 /* the mount root itself */
+	char client[NAME_MAX + 1];
+	char path[PATH_MAX];       /* inside the client; "" for the folder */
+	uid_t owner;               /* of the client folder */
+	bool has_owner;
+};
+
+/* The local time of this second, for time windows. */
+static const struct tm *now_tm(void)
+{
+	static __thread time_t last = -1;
+	static __thread struct tm tm;
+	time_t t = time(NULL);
+
+	if (t != last) {
+		localtime_r(&t, &tm);
+		last = t;
+	}
+	return &tm;
+}
+
+/* The place of child in the mount root: a client folder. Its owner comes
+ * from the backing entry, if there is one. */
+static int place_root_child(struct fs *fs, const char *child,
+                            struct place *pl)
+{
+	struct sname s;
+	struct stat st;
+	int rc;
+
+	if (strlen(child) > NAME_MAX)
+		return -ENAMETOOLONG;
+	strcpy(pl->client, child);
+	pl->path[0] = '\0';
+	if ((rc = stored_name(&fs->root, child, &s)) != 0)
+		return rc;
+	if (fstatat(fs->root.fd, s.stored, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		pl->owner = st.st_uid;
+		pl->has_owner = true;
+	}
+	return 0;
+}
+
+/*
+ * The place of i, or of its entry child when child is not NULL. Walks up
+ * the names inodes were last seen by, under fs->lock.
+ */
+static int place_of(struct fs *fs, struct inode *i, const char *child,
+                    struct place *pl)
+{
+	const char *names[PATH_MAX / 2];
+	struct inode *c = NULL, *up;
+	size_t n = 0, len = 0, k;
+	struct stat st;
+
+	memset(pl, 0, sizeof(*pl));
+	if (child != NULL && strlen(child) > NAME_MAX)
+		return -ENAMETOOLONG;
+	if (i == &fs->root) {
+		pl->root = child == NULL;
+		return child == NULL ? 0 : place_root_child(fs, child, pl);
+	}
+	pthread_mutex_lock(&fs->lock);
+	for (up = i; up != NULL && up->kind != IK_CLIENT; up = up->parent) {
+		if (up->name == NULL || n == sizeof(names) / sizeof(*names))
+			break;
+		names[n++] = up->name;
+	}
+	if (up == NULL || up->kind != IK_CLIENT || up->name == NULL ||
+	    strlen(up->name) > NAME_MAX) {
+		pthread_mutex_unlock(&fs->lock);
+		return -ENOENT;
+	}
+	c = up;
+	strcpy(pl->client, c->name);
+	for (k = n; k-- > 0;) {
+		size_t m = strlen(names[k]);
+
+		if (len + m + 2 > sizeof(pl->path))
+			break;
+		if (len > 0)
+			pl->path[len++] = '/';
+		memcpy(pl->path + len, names[k], m);
+		len += m;
+	}
+	pl->path[len] = '\0';
+	pthread_mutex_unlock(&fs->lock);
+	if (k != (size_t)-1)
+		return -ENAMETOOLONG;
+	if (child != NULL) {
+		size_t m = strlen(child);
+
+		if (len + m + 2 > sizeof(pl->path))
+			return -ENAMETOOLONG;
+		if (len > 0)
+			pl->path[len++] = '/';
+		memcpy(pl->path + len, child, m + 1);
+	}
+	/* The client folder's inode is held by its child i (or is i). */
+	if (fstatat(c->fd, "", &st, AT_EMPTY_PATH) == 0) {
+		pl->owner = st.st_uid;
+		pl->has_owner = true;
+	}
+	return 0;
+}
+
+/* The permissions (POL_ bits among want) the caller of req has at pl. */
+static unsigned grants(fuse_req_t req, const struct place *pl, unsigned want)
+{
+	struct guard *g = fs_of(req)->guard;
+	const struct caller *c, *o = NULL;
+	struct policy_decision d;
+	struct policy_req r;
+	unsigned got = 0;
+
+	c = guard_caller(g, fuse_req_ctx(req)->uid);
+	if (c == NULL || c->user == NULL)
+		goto out;
+	if (pl->has_owner && !pl->root)
+		o = guard_caller(g, pl->owner);
+	memset(&r, 0, sizeof(r));
+	r.user = c->user;
+	r.groups = c->groups;
+	r.ngroups = c->ngroups;
+	r.client = pl->root ? NULL : pl->client;
+	r.client_owner = o != NULL ? o->user : NULL;
+	r.path = pl->path;
+	r.when = now_tm();
+	r.who = c->who;
+	for (unsigned bit = 1; bit & POL_ALL; bit <<= 1) {
+		if (!(want & bit))
+			continue;
+		r.perm = bit;
+		policy_decide(c->policy, &r, &d);
+		if (d.allow)
+			got |= bit;
+	}
+out:
+	guard_caller_put(g, o);
+	guard_caller_put(g, c);
+	return got;
+}
+
+/* 0 if the caller has every permission of want on i (or its entry
+ * child), else -EACCES (or the error of finding the place). */
+static int allow(fuse_req_t req, struct inode *i, const char *child,
+                 unsigned want)
+{
+	struct place pl;
+	int rc;
+
+	if ((rc = place_of(fs_of(req), i, child, &pl)) != 0)
+		return rc == -ENOENT ? -EACCES : rc;
+	return grants(req, &pl, want) == want ? 0 : -EACCES;
+}
+
+/* The permissions of a moved or linked object that must not widen: what
+ * the caller may see, read and change. */
+#define CONTENT_PERMS (POL_LIST | POL_READ | POL_WRITE)
+
+/* 0 if the caller may see and use under the new name (place to) no more
+ * than under the old one (place from). */
+static int no_widening(fuse_req_t req, const struct place *from,
+                       const struct place *to)
+{
+	unsigned before = grants(req, from, CONTENT_PERMS);
+	unsigned after = grants(req, to, CONTENT_PERMS);
+
+	return (after & ~before) ? -EACCES : 0;
+}
+
+/* The permissions an open with flags needs. */
+static unsigned open_perms(int flags)
+{
+	unsigned p = 0;
+
+	if ((flags & O_ACCMODE) != O_WRONLY)
+		p |= POL_READ;
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
+		p |= POL_WRITE;
+	return p;
 }
 
 /* ---- attributes ------------------------------------------------------ */
@@ -480,14 +736,18 @@ static int entry_fill(struct fs *fs, struct inode *i, const struct stat *st,
 	memset(e, 0, sizeof(*e));
 	e->ino = (fuse_ino_t)i;
 	e->attr_timeout = fs->timeout;
-	e->entry_timeout = fs->timeout;
+	/* Client folders are looked up afresh on every path walk: the
+	 * kernel's name cache is shared by all users, and who may see a
+	 * client is decided per caller. */
+	e->entry_timeout = i->kind == IK_CLIENT ? 0 : fs->timeout;
 	e->attr = *st;
 	return attr_fix(fs, i, &e->attr);
 }
 
 /* Looks up the backing entry stored in directory d, taking a reference. */
 static int lookup_stored(struct fs *fs, struct inode *d, const char *stored,
-                         struct fuse_entry_param *e, struct inode **out)
+                         const char *name, struct fuse_entry_param *e,
+                         struct inode **out)
 {
 	struct stat st;
 	struct inode *i;
@@ -501,7 +761,7 @@ static int lookup_stored(struct fs *fs, struct inode *d, const char *stored,
 		close(fd);
 		return rc;
 	}
-	if ((rc = inode_get(fs, d, fd, &st, &i)) != 0)
+	if ((rc = inode_get(fs, d, fd, &st, name, &i)) != 0)
 		return rc;
 	if ((rc = entry_fill(fs, i, &st, e)) != 0) {
 		inode_unref(fs, i, 1);
@@ -520,7 +780,7 @@ static int do_lookup(struct fs *fs, struct inode *d, const char *name,
 
 	if ((rc = stored_name(d, name, &s)) != 0)
 		return rc;
-	return lookup_stored(fs, d, s.stored, e, NULL);
+	return lookup_stored(fs, d, s.stored, name, e, NULL);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -529,7 +789,12 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e;
 	int rc;
 
-	if ((rc = gate(req, ACT_LOOKUP, d, name)) == 0)
+	/* A client folder the caller may not list does not exist for
+	 * them; inside a client, a name they may not list is refused. */
+	rc = allow(req, d, name, POL_LIST);
+	if (rc == -EACCES && d->kind == IK_ROOT)
+		rc = -ENOENT;
+	if (rc == 0)
 		rc = do_lookup(fs_of(req), d, name, &e);
 	if (rc != 0)
 		fuse_reply_err(req, -rc);
@@ -674,8 +939,7 @@ static void op_open(fuse_req_t req, fuse_ino_t n, struct fuse_file_info *fi)
 	struct fh *h;
 	int rc;
 
-	rc = gate(req, (fi->flags & O_ACCMODE) == O_RDONLY ? ACT_READ
-	                                                   : ACT_WRITE, i, NULL);
+	rc = allow(req, i, NULL, open_perms(fi->flags));
 	if (rc == 0)
 		rc = file_open(fs_of(req), i, fi->flags, &h);
 	if (rc != 0) {
@@ -878,8 +1142,19 @@ static void op_setattr(fuse_req_t req, fuse_ino_t n, struct stat *a,
 	struct stat st;
 	char path[64];
 	int fd = fi ? fh_of(fi)->fd : -1, rc;
+	unsigned want = 0;
 
-	if ((rc = gate(req, ACT_SETATTR, i, NULL)) != 0)
+	/* Changing a file needs write; giving a client folder another
+	 * owner changes who its client belongs to and needs admin. */
+	if (valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+	             FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE |
+	             FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+	             FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))
+		want |= POL_WRITE;
+	if ((valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
+	    i->kind == IK_CLIENT)
+		want |= POL_ADMIN;
+	if (want && (rc = allow(req, i, NULL, want)) != 0)
 		goto out;
 	if (valid & FUSE_SET_ATTR_MODE) {
 		procpath(i->fd, path);
@@ -902,8 +1177,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t n, struct stat *a,
 		}
 	}
 	if (valid & FUSE_SET_ATTR_SIZE) {
-		if ((rc = gate(req, ACT_WRITE, i, NULL)) != 0 ||
-		    (rc = do_truncate(fs, i, fd, a->st_size)) != 0)
+		if ((rc = do_truncate(fs, i, fd, a->st_size)) != 0)
 			goto out;
 	}
 	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
@@ -951,9 +1225,12 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	bool made = false, sg;
 	uid_t u;
 	gid_t g;
-	int fd = -1, pfd, rc;
+	int fd = -1, pfd, rc = 0;
 
-	if ((rc = gate(req, ACT_CREATE, d, name)) != 0 ||
+	/* The root holds client folders only. */
+	if (d->kind == IK_ROOT)
+		rc = -EACCES;
+	if (rc != 0 || (rc = allow(req, d, name, POL_CREATE)) != 0 ||
 	    (rc = stored_name(d, name, &s)) != 0 ||
 	    (rc = side_put(d, &s, &made)) != 0)
 		goto out;
@@ -971,7 +1248,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			close(pfd);
 		goto undo;
 	}
-	if ((rc = inode_get(fs, d, pfd, &st, &i)) != 0)
+	if ((rc = inode_get(fs, d, pfd, &st, name, &i)) != 0)
 		goto undo;
 	h = calloc(1, sizeof(*h));
 	if (h == NULL || (rc = key_ref(fs, i, fd, true)) != 0) {
@@ -1066,12 +1343,13 @@ out:
 }
 
 static void reply_new_entry(fuse_req_t req, struct inode *d,
-                            const struct sname *s, bool made, int rc)
+                            const char *name, const struct sname *s,
+                            bool made, int rc)
 {
 	struct fuse_entry_param e;
 
 	if (rc == 0)
-		rc = lookup_stored(fs_of(req), d, s->stored, &e, NULL);
+		rc = lookup_stored(fs_of(req), d, s->stored, name, &e, NULL);
 	if (rc != 0) {
 		if (made)
 			side_drop(d, s);
@@ -1091,13 +1369,16 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	gid_t g;
 	int rc;
 
-	if ((rc = gate(req, ACT_MKDIR, d, name)) == 0 &&
+	/* A new client folder is a new client: register, and the creator
+	 * owns it. */
+	if ((rc = allow(req, d, name, d->kind == IK_ROOT ? POL_REGISTER
+	                                                  : POL_CREATE)) == 0 &&
 	    (rc = stored_name(d, name, &s)) == 0 &&
 	    (rc = side_put(d, &s, &made)) == 0) {
 		owner_of(req, d, &u, &g, &sg);
 		rc = make_dir(fs_of(req), d, &s, mode, u, g, sg);
 	}
-	reply_new_entry(req, d, &s, made, rc);
+	reply_new_entry(req, d, name, &s, made, rc);
 }
 
 static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
@@ -1111,8 +1392,11 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 	gid_t g;
 	int rc;
 
-	if ((rc = gate(req, ACT_SYMLINK, d, name)) != 0 ||
-	    (rc = stored_name(d, name, &s)) != 0)
+	if (d->kind == IK_ROOT)
+		rc = -EACCES;
+	else
+		rc = allow(req, d, name, POL_CREATE);
+	if (rc != 0 || (rc = stored_name(d, name, &s)) != 0)
 		goto out;
 	rc = nc_link_encrypt(client_of(d)->names, target, strlen(target),
 	                     stored);
@@ -1128,7 +1412,7 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 		unlinkat(d->fd, s.stored, 0);
 	}
 out:
-	reply_new_entry(req, d, &s, made, rc);
+	reply_new_entry(req, d, name, &s, made, rc);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t n)
@@ -1143,6 +1427,23 @@ static void op_readlink(fuse_req_t req, fuse_ino_t n)
 	sodium_memzero(target, sizeof(target));
 }
 
+/* A new name for i needs create there and read of i, and must not let
+ * the caller do more with it than under its old name. */
+static int link_allowed(fuse_req_t req, struct inode *i, struct inode *d,
+                        const char *newname)
+{
+	struct place from, to;
+	int rc;
+
+	if ((rc = place_of(fs_of(req), i, NULL, &from)) != 0 ||
+	    (rc = place_of(fs_of(req), d, newname, &to)) != 0)
+		return rc == -ENOENT ? -EACCES : rc;
+	if (grants(req, &from, POL_READ) != POL_READ ||
+	    grants(req, &to, POL_CREATE) != POL_CREATE)
+		return -EACCES;
+	return no_widening(req, &from, &to);
+}
+
 static void op_link(fuse_req_t req, fuse_ino_t n, fuse_ino_t newparent,
                     const char *newname)
 {
@@ -1152,20 +1453,25 @@ static void op_link(fuse_req_t req, fuse_ino_t n, fuse_ino_t newparent,
 	bool made = false;
 	int rc;
 
-	if ((rc = gate(req, ACT_LINK, d, newname)) != 0 ||
-	    (rc = stored_name(d, newname, &s)) != 0)
-		goto out;
-	if (client_of(i) != client_of(d) || S_ISDIR(i->type)) {
-		rc = S_ISDIR(i->type) ? -EPERM : -EXDEV;
+	if (S_ISDIR(i->type)) {
+		rc = -EPERM;
 		goto out;
 	}
+	/* A file has one client: its key is wrapped under that client's. */
+	if (d->kind == IK_ROOT || client_of(i) != client_of(d)) {
+		rc = d->kind == IK_ROOT ? -EACCES : -EXDEV;
+		goto out;
+	}
+	if ((rc = link_allowed(req, i, d, newname)) != 0 ||
+	    (rc = stored_name(d, newname, &s)) != 0)
+		goto out;
 	if ((rc = side_put(d, &s, &made)) != 0)
 		goto out;
 	procpath(i->fd, path);
 	if (linkat(AT_FDCWD, path, d->fd, s.stored, AT_SYMLINK_FOLLOW) != 0)
 		rc = -errno;
 out:
-	reply_new_entry(req, d, &s, made, rc);
+	reply_new_entry(req, d, newname, &s, made, rc);
 }
 
 /* ---- removing and renaming ------------------------------------------- */
@@ -1176,7 +1482,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct sname s;
 	int rc;
 
-	if ((rc = gate(req, ACT_UNLINK, d, name)) == 0 &&
+	if ((rc = allow(req, d, name, POL_DELETE)) == 0 &&
 	    (rc = stored_name(d, name, &s)) == 0) {
 		if (unlinkat(d->fd, s.stored, 0) != 0)
 			rc = -errno;
@@ -1228,7 +1534,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct sname s;
 	int fd = -1, rc;
 
-	if ((rc = gate(req, ACT_RMDIR, d, name)) != 0 ||
+	if ((rc = allow(req, d, name, POL_DELETE)) != 0 ||
 	    (rc = stored_name(d, name, &s)) != 0)
 		goto out;
 	fd = openat(d->fd, s.stored, O_PATH | O_DIRECTORY | O_NOFOLLOW |
@@ -1327,6 +1633,56 @@ static int rewrap_at(struct fs *fs, struct inode *d, const char *stored,
 	return rc;
 }
 
+/* The inode of backing st, if known, is now name in d. */
+static void moved(struct fs *fs, const struct stat *st, struct inode *d,
+                  const char *name)
+{
+	struct inode *i;
+
+	pthread_mutex_lock(&fs->lock);
+	i = table_find(fs, st->st_dev, st->st_ino);
+	if (i != NULL)
+		i->nlookup++;       /* held while it is placed */
+	pthread_mutex_unlock(&fs->lock);
+	if (i == NULL)
+		return;
+	inode_place(fs, i, d, name);
+	inode_unref(fs, i, 1);
+}
+
+/*
+ * A rename needs rename on both names. A client folder is renamed within
+ * the root and its new name is registered; anything else stays below the
+ * root. The object must not become more visible, readable or writable
+ * to the caller under its new name (both ways for an exchange). Replacing
+ * an existing entry also deletes it, which the caller checks once it
+ * knows there is one.
+ */
+static int rename_allowed(fuse_req_t req, struct inode *d, const char *name,
+                          struct inode *nd, const char *newname,
+                          unsigned int flags)
+{
+	struct fs *fs = fs_of(req);
+	struct place from, to;
+	int rc;
+
+	if ((d->kind == IK_ROOT) != (nd->kind == IK_ROOT))
+		return -EXDEV;
+	if ((rc = place_of(fs, d, name, &from)) != 0 ||
+	    (rc = place_of(fs, nd, newname, &to)) != 0)
+		return rc == -ENOENT ? -EACCES : rc;
+	if (d->kind == IK_ROOT)
+		return grants(req, &from, POL_RENAME) == POL_RENAME &&
+		       grants(req, &to, POL_REGISTER) == POL_REGISTER
+		       ? 0 : -EACCES;
+	if (grants(req, &from, POL_RENAME) != POL_RENAME ||
+	    grants(req, &to, POL_RENAME) != POL_RENAME)
+		return -EACCES;
+	if ((rc = no_widening(req, &from, &to)) != 0)
+		return rc;
+	return (flags & RENAME_EXCHANGE) ? no_widening(req, &to, &from) : 0;
+}
+
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                       fuse_ino_t newparent, const char *newname,
                       unsigned int flags)
@@ -1335,12 +1691,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct inode *d = ino_of(req, parent), *nd = ino_of(req, newparent);
 	struct client *from = client_of(d), *to = client_of(nd);
 	struct sname s, ns;
-	struct stat st;
-	bool made = false;
+	struct stat st, tst;
+	bool made = false, target;
 	int rc;
 
-	if ((rc = gate(req, ACT_RENAME, d, name)) != 0 ||
-	    (rc = gate(req, ACT_RENAME, nd, newname)) != 0 ||
+	if ((rc = rename_allowed(req, d, name, nd, newname, flags)) != 0 ||
 	    (rc = stored_name(d, name, &s)) != 0 ||
 	    (rc = stored_name(nd, newname, &ns)) != 0)
 		goto out;
@@ -1350,13 +1705,16 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	/* Client folders are the keying unit: a file changes client by
 	 * rewrapping its key; a folder or symlink cannot, so the caller
-	 * (mv) copies instead. A client folder stays at the top. */
-	if (d->kind == IK_ROOT && S_ISDIR(st.st_mode) && nd->kind != IK_ROOT)
+	 * (mv) copies instead. A client folder stays at the top
+	 * (rename_allowed). */
+	if (from != to && (!S_ISREG(st.st_mode) || st.st_nlink > 1 ||
+	                   (flags & RENAME_EXCHANGE))) {
 		rc = -EXDEV;
-	else if (from != to && (!S_ISREG(st.st_mode) || st.st_nlink > 1 ||
-	                        (flags & RENAME_EXCHANGE)))
-		rc = -EXDEV;
-	if (rc != 0)
+		goto out;
+	}
+	target = fstatat(nd->fd, ns.stored, &tst, AT_SYMLINK_NOFOLLOW) == 0;
+	if (target && !(flags & RENAME_EXCHANGE) &&
+	    (rc = allow(req, nd, newname, POL_DELETE)) != 0)
 		goto out;
 	if (S_ISDIR(st.st_mode) && !(flags & RENAME_EXCHANGE) &&
 	    (rc = clear_target_dir(nd, ns.stored, flags)) != 0)
@@ -1377,6 +1735,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	    !(d == nd && strcmp(s.stored, ns.stored) == 0))
 		side_drop(d, &s);
 	made = false;
+	moved(fs, &st, nd, newname);
+	if (target && (flags & RENAME_EXCHANGE))
+		moved(fs, &tst, d, name);
 out:
 	if (made)
 		side_drop(nd, &ns);
@@ -1392,7 +1753,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t n,
 	struct dh *h;
 	int fd, rc;
 
-	if ((rc = gate(req, ACT_LIST, i, NULL)) != 0) {
+	if ((rc = allow(req, i, NULL, POL_LIST)) != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
@@ -1462,6 +1823,36 @@ bad:
 	return 1;
 }
 
+/* Whether the caller may see entry name (stored as stored) of directory
+ * d, whose place is dpl. */
+static bool visible(fuse_req_t req, struct inode *d, const struct place *dpl,
+                    const char *stored, const char *name)
+{
+	struct place pl;
+	struct stat st;
+	size_t len, m = strlen(name);
+
+	if (d->kind == IK_ROOT) {
+		memset(&pl, 0, sizeof(pl));
+		if (m > NAME_MAX)
+			return false;
+		memcpy(pl.client, name, m + 1);
+		if (fstatat(d->fd, stored, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			pl.owner = st.st_uid;
+			pl.has_owner = true;
+		}
+	} else {
+		pl = *dpl;
+		len = strlen(pl.path);
+		if (len + m + 2 > sizeof(pl.path))
+			return false;
+		if (len > 0)
+			pl.path[len++] = '/';
+		memcpy(pl.path + len, name, m + 1);
+	}
+	return grants(req, &pl, POL_LIST) == POL_LIST;
+}
+
 static void readdir_common(fuse_req_t req, fuse_ino_t n, size_t size,
                            off_t off, struct fuse_file_info *fi, bool plus)
 {
@@ -1469,9 +1860,15 @@ static void readdir_common(fuse_req_t req, fuse_ino_t n, size_t size,
 	struct inode *d = ino_of(req, n);
 	struct dh *h = (struct dh *)(uintptr_t)fi->fh;
 	char *buf, *p, name[NC_NAME_MAX + 1];
+	struct place dpl;
 	size_t rem = size;
 	int err = 0;
 
+	/* Entries the caller may not list are left out. */
+	if ((err = place_of(fs, d, NULL, &dpl)) != 0) {
+		fuse_reply_err(req, err == -ENOENT ? EACCES : -err);
+		return;
+	}
 	buf = calloc(1, size);
 	if (buf == NULL) {
 		fuse_reply_err(req, ENOMEM);
@@ -1510,13 +1907,15 @@ static void readdir_common(fuse_req_t req, fuse_ino_t n, size_t size,
 				}
 				goto skip;
 			}
+			if (!visible(req, d, &dpl, h->entry->d_name, name))
+				goto skip;
 			shown = name;
 		}
 		memset(&e, 0, sizeof(e));
 		e.attr.st_ino = h->entry->d_ino;
 		e.attr.st_mode = (mode_t)h->entry->d_type << 12;
 		if (plus && shown == name) {
-			if (lookup_stored(fs, d, h->entry->d_name, &e,
+			if (lookup_stored(fs, d, h->entry->d_name, name, &e,
 			                  &child) != 0)
 				goto skip;
 		}
@@ -1619,6 +2018,37 @@ static int xattr_stored(struct inode *i, const char *name, char *out)
 	return 0;
 }
 
+/*
+ * ACLs are a view of the policy (getfacl); access is changed in the
+ * policy files, never through setfacl. An ACL with named users or groups
+ * is refused with EPERM. One with only the owner, group and other
+ * entries says no more than the mode: it is "not supported", as on a
+ * filesystem without ACLs, so that cp -a and friends fall back to chmod.
+ * value is NULL for a removal.
+ */
+static int xattr_acl(const char *name, const char *value, size_t size)
+{
+	bool access = strcmp(name, XATTR_ACL_ACCESS) == 0;
+	size_t k;
+
+	if (!access && strcmp(name, XATTR_ACL_DEFAULT) != 0)
+		return 0;
+	if (value == NULL)
+		return access ? -EPERM : -ENODATA;
+	for (k = 4; k + 8 <= size; k += 8) {
+		unsigned tag = (unsigned char)value[k] |
+		               (unsigned)(unsigned char)value[k + 1] << 8;
+
+		if (tag != 0x01 && tag != 0x04 && tag != 0x20)
+			break;
+	}
+	if (size >= 4 && k == size)
+		return -EOPNOTSUPP;
+	syslog(LOG_NOTICE, "setfacl refused: who may access client files is "
+	       "set in the role policy files, not by ACLs");
+	return -EPERM;
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t n, const char *name,
                         const char *value, size_t size, int flags)
 {
@@ -1627,7 +2057,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t n, const char *name,
 	unsigned char *sealed = NULL;
 	int rc;
 
-	if ((rc = gate(req, ACT_XATTR, i, name)) != 0 ||
+	if ((rc = xattr_acl(name, value, size)) != 0 ||
+	    (rc = allow(req, i, NULL, POL_WRITE)) != 0 ||
 	    (rc = xattr_stored(i, name, stored)) != 0)
 		goto out;
 	if (S_ISLNK(i->type)) {
@@ -1666,6 +2097,9 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t n, const char *name,
 		rc = rc == -EOPNOTSUPP ? -ENODATA : rc;
 		goto out;
 	}
+	/* Extended attributes are content: reading them needs read. */
+	if ((rc = allow(req, i, NULL, POL_READ)) != 0)
+		goto out;
 	if (S_ISLNK(i->type)) {
 		rc = -ENODATA;
 		goto out;
@@ -1715,7 +2149,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t n, size_t size)
 	size_t used = 0;
 	int rc = 0;
 
-	if (S_ISLNK(i->type))
+	if (S_ISLNK(i->type) || allow(req, i, NULL, POL_READ) != 0)
 		goto reply;
 	procpath(i->fd, path);
 	len = listxattr(path, NULL, 0);
@@ -1765,7 +2199,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t n, const char *name)
 	char stored[XATTR_NAME_MAX + 1], path[64];
 	int rc;
 
-	if ((rc = gate(req, ACT_XATTR, i, name)) == 0 &&
+	if ((rc = xattr_acl(name, NULL, 0)) == 0 &&
+	    (rc = allow(req, i, NULL, POL_WRITE)) == 0 &&
 	    (rc = xattr_stored(i, name, stored)) == 0) {
 		procpath(i->fd, path);
 		if (S_ISLNK(i->type))
@@ -1847,6 +2282,7 @@ int fs_new(struct vault *v, const struct fs_options *o, struct fs **out)
 	if (fs == NULL)
 		return -ENOMEM;
 	fs->v = v;
+	fs->guard = o->guard;
 	fs->cipher = vault_cipher(v);
 	fs->timeout = o->timeout;
 	fs->writeback = o->writeback;

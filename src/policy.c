@@ -107,6 +107,7 @@ struct entry {
 	const char *file;         /* owned by policy.files */
 	int line;
 	size_t seq;               /* load order */
+	size_t idx;               /* index in the roles or teams of its policy */
 	int kline[K_COUNT];       /* line of each key, 0 if absent */
 	char *raw[K_COUNT];       /* values; continuation lines joined by '\n' */
 	struct strv members;
@@ -1132,7 +1133,7 @@ static int sort_out(struct loader *l)
 			p->clients[p->nclients++] = s[i];
 	free(s);
 	for (size_t i = 0; i < p->nall; i++) {
-		const struct entry *e = p->all[i];
+		struct entry *e = p->all[i];
 
 		list = NULL;
 		switch (e->kind) {
@@ -1142,8 +1143,10 @@ static int sort_out(struct loader *l)
 		case E_SETTINGS: p->settings = e; break;
 		default: break;
 		}
-		if (list != NULL)
+		if (list != NULL) {
+			e->idx = *count;
 			(*list)[(*count)++] = e;
+		}
 	}
 	return 0;
 }
@@ -1488,6 +1491,28 @@ static int is_member(const struct strv *m, const struct policy_req *r)
 	return 0;
 }
 
+/* The roles and teams of one caller: byte i is 1 if the caller belongs
+ * to role (team) i of p. */
+struct policy_who {
+	const struct policy *p;
+	unsigned char *roles;
+	unsigned char *teams;
+};
+
+static int in_role(const struct policy_req *r, const struct entry *role)
+{
+	if (r->who != NULL)
+		return r->who->roles[role->idx];
+	return is_member(&role->members, r);
+}
+
+static int in_team(const struct policy_req *r, const struct entry *team)
+{
+	if (r->who != NULL)
+		return r->who->teams[team->idx];
+	return is_member(&team->members, r);
+}
+
 static int reaches(const struct ask *a, const struct scope *s)
 {
 	const struct entry *c = a->client;
@@ -1505,10 +1530,9 @@ static int reaches(const struct ask *a, const struct scope *s)
 		                      strcmp(c->raw[K_OWNER], user) == 0) ||
 		                     is_member(&c->members, a->r) ||
 		                     (c->team != NULL &&
-		                      is_member(&c->team->members, a->r)));
+		                      in_team(a->r, c->team)));
 	case SC_TEAM:
-		return c != NULL && c->team != NULL &&
-		       is_member(&c->team->members, a->r);
+		return c != NULL && c->team != NULL && in_team(a->r, c->team);
 	case SC_TEAM_NAMED:
 		return c != NULL && c->team != NULL &&
 		       strcmp(c->team->name, s->team) == 0;
@@ -1604,7 +1628,7 @@ static int rule_reach(const struct ask *a, const struct entry *e,
 	for (size_t i = 0; i < p->nroles && !reach; i++) {
 		const struct entry *role = p->roles[i];
 
-		if (!has_role(e, role) || !is_member(&role->members, a->r))
+		if (!has_role(e, role) || !in_role(a->r, role))
 			continue;
 		*member = 1;
 		reach = reaches(a, e->has_scope ? &e->scope : &role->scope);
@@ -1633,13 +1657,14 @@ static int valid_path(const char *path)
 	return 1;
 }
 
-static int valid(const struct policy_req *r)
+static int valid(const struct policy *p, const struct policy_req *r)
 {
 	const struct tm *t = r->when;
 	unsigned perm = r->perm;
 
 	if (r->user == NULL || r->user[0] == '\0' ||
 	    (r->ngroups > 0 && r->groups == NULL) || t == NULL ||
+	    (r->who != NULL && r->who->p != p) ||
 	    perm == 0 || (perm & (perm - 1)) != 0 || (perm & ~POL_ALL) != 0)
 		return 0;
 	if (t->tm_wday < 0 || t->tm_wday > 6 || t->tm_hour < 0 ||
@@ -1681,7 +1706,7 @@ static void judge_root(const struct policy *p, const struct policy_req *r,
 	for (size_t i = 0; i < p->nroles; i++) {
 		const struct entry *e = p->roles[i];
 
-		if (!is_member(&e->members, r))
+		if (!in_role(r, e))
 			continue;
 		if (first == NULL && r->perm == POL_LIST)
 			first = e;
@@ -1704,7 +1729,7 @@ void policy_explain(const struct policy *p, const struct policy_req *r,
 		verdict(d, 0, NULL, "no policy");
 		return;
 	}
-	if (r == NULL || !valid(r)) {
+	if (r == NULL || !valid(p, r)) {
 		verdict(d, 0, NULL, "invalid request");
 		return;
 	}
@@ -1722,7 +1747,7 @@ void policy_explain(const struct policy *p, const struct policy_req *r,
 	for (size_t i = 0; i < p->nroles; i++) {
 		const struct entry *e = p->roles[i];
 
-		if (!is_member(&e->members, r))
+		if (!in_role(r, e))
 			continue;
 		eff = weigh(&a, e, reaches(&a, &e->scope), &why);
 		trace(fn, ctx, e, eff, why);
@@ -1830,6 +1855,45 @@ size_t policy_user_roles(const struct policy *p, const char *user,
 		n++;
 	}
 	return n;
+}
+
+int policy_who_new(const struct policy *p, const char *user,
+                   const char *const *groups, size_t ngroups,
+                   struct policy_who **out)
+{
+	struct policy_req r = { .user = user, .groups = groups,
+	                        .ngroups = ngroups };
+	struct policy_who *w;
+
+	if (user == NULL || (ngroups > 0 && groups == NULL))
+		return -EINVAL;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return -ENOMEM;
+	w->p = p;
+	w->roles = calloc(p->nroles + 1, 1);
+	w->teams = calloc(p->nteams + 1, 1);
+	if (w->roles == NULL || w->teams == NULL) {
+		policy_who_free(w);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < p->nroles; i++)
+		w->roles[i] = (unsigned char)is_member(&p->roles[i]->members,
+		                                       &r);
+	for (size_t i = 0; i < p->nteams; i++)
+		w->teams[i] = (unsigned char)is_member(&p->teams[i]->members,
+		                                       &r);
+	*out = w;
+	return 0;
+}
+
+void policy_who_free(struct policy_who *w)
+{
+	if (w == NULL)
+		return;
+	free(w->roles);
+	free(w->teams);
+	free(w);
 }
 
 size_t policy_nroles(const struct policy *p)

@@ -259,6 +259,21 @@ static void expect_at(int line, const struct policy *p, struct policy_req r,
 	    policy_perm_name(r.perm) : "?", r.client ? r.client : "(root)",
 	    r.path ? r.path : "(null)", d.allow ? "allow" : "deny", d.rule,
 	    allow ? "allow" : "deny", rule);
+
+	/* The same decision with the caller's memberships worked out once. */
+	struct policy_who *w = NULL;
+	struct policy_decision dw;
+
+	if (p == NULL || r.who != NULL ||
+	    policy_who_new(p, r.user, r.groups, r.ngroups, &w) != 0)
+		return;
+	r.who = w;
+	policy_decide(p, &r, &dw);
+	policy_who_free(w);
+	ck_assert_msg(dw.allow == d.allow && strcmp(dw.rule, d.rule) == 0,
+	    "line %d: with policy_who: %s by '%s', without: %s by '%s'",
+	    line, dw.allow ? "allow" : "deny", dw.rule,
+	    d.allow ? "allow" : "deny", d.rule);
 }
 
 #define ALLOWED(p, r, rule) expect_at(__LINE__, p, r, 1, rule)

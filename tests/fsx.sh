@@ -13,12 +13,15 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-mkdir "$work/mnt" "$work/ref"
+mkdir "$work/mnt" "$work/ref" "$work/policy"
 printf 'fsx passphrase\n' > "$work/pass"
 chmod 600 "$work/pass"
+printf '[role fsx]\nmembers = root\nscope = all\nallow = all\n' \
+	> "$work/policy/fsx.ini"
 src/dossierctl init "$work/vault" --passphrase-file "$work/pass" \
 	--kdf-cost interactive >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
-src/dossierfs "$work/vault" "$work/mnt" --passphrase-file "$work/pass" ||
+src/dossierfs "$work/vault" "$work/mnt" --passphrase-file "$work/pass" \
+	-o "policy=$work/policy" ||
 	{ echo "0 passed, 1 failed"; exit 1; }
 mkdir "$work/mnt/client" "$work/ref/client"
 ok=0

@@ -9,6 +9,9 @@
 #   TARGET_DIR             with DEV_NATIVE=1, the directory used as the mount
 #   DOSSIERFS_MOUNT_OPTS   -o options for dossierfs
 #                          (default allow_other,default_permissions)
+#   POLICY_DIR             the role policy directory mount_vault passes with
+#                          -o policy= (default: open_policy, every test user
+#                          and root get everything on every client)
 #   CMD_TIMEOUT            seconds before a single checked command is killed
 #                          (default 300)
 #   VERBOSE=1              print the output of passing checks too
@@ -51,6 +54,8 @@ FSOP="$TESTS_INT_DIR/fsop.py"
 
 TEST_USERS=(dsft_alice dsft_bob dsft_carol)
 TEST_GROUP=dsft_staff
+
+POLICY_DIR=${POLICY_DIR:-}
 
 # ---------------------------------------------------------------- reporting
 
@@ -328,6 +333,32 @@ create_vault() {
 # Creates VAULT (with $PASSFILE) if it does not exist, mounts it on MNT and
 # sets the globals VAULT, MNT and BACKING (the directory holding the stored
 # data: the vault, or in DEV_NATIVE mode the plain directory itself).
+# write_policy DIR FILE TEXT: writes one policy file, root-owned, 0644, in a
+# root-owned 0755 DIR (created if missing), as the daemon requires. The file
+# is replaced in one rename, as an editor would.
+write_policy() {
+    local dir=$1 file=$2 text=$3
+    mkdir -p "$dir" && chown root:root "$dir" && chmod 0755 "$dir" || return 1
+    printf '%s\n' "$text" >"$dir/.$file.tmp" &&
+        chmod 0644 "$dir/.$file.tmp" &&
+        mv -f "$dir/.$file.tmp" "$dir/$file"
+}
+
+# open_policy: a policy under WORK that lets root and the test users do
+# everything on every client, for the tests of the filesystem itself.
+# Prints its directory.
+open_policy() {
+    local dir=$WORK/policy-open
+    if [ ! -f "$dir/open.ini" ]; then
+        write_policy "$dir" open.ini "[role everything]
+description = Tests of the filesystem itself: no restriction.
+members = root, $(IFS=,; printf "%s" "${TEST_USERS[*]}")
+scope = all
+allow = all" >&2 || return 1
+    fi
+    printf '%s\n' "$dir"
+}
+
 mount_vault() {
     local vault=${1:-$WORK/vault} mnt=${2:-$WORK/mnt}
     if [ $# -gt 2 ]; then shift 2; else set --; fi
@@ -357,9 +388,13 @@ mount_vault() {
     mkdir -p "$mnt"
     chmod 0755 "$mnt"
     MOUNTS+=("$mnt")
-    local out rc
+    local out rc policy=$POLICY_DIR
+    if [ -z "$policy" ]; then
+        policy=$(open_policy) || { echo "cannot write the test policy" >&2; return 1; }
+    fi
     out=$(timeout -k 10 120 "$DOSSIERFS" "$vault" "$mnt" \
-        --passphrase-file "$PASSFILE" -o "$MOUNT_OPTS" "$@" 2>&1 9>&-)
+        --passphrase-file "$PASSFILE" -o "$MOUNT_OPTS" -o "policy=$policy" \
+        "$@" 2>&1 9>&-)
     rc=$?
     if [ "$rc" -ne 0 ] || ! is_mounted "$mnt"; then
         echo "mount of $vault on $mnt failed (exit $rc): $out" >&2

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Bad input: wrong keys, things that are not vaults, newer formats, bad
 # mountpoints, re-init, tampered ciphertext, foreign files in the vault.
+# Files live in a client folder ("c", a directory directly under the mount
+# root): the mount root itself holds client folders only.
 # shellcheck disable=SC2016  # sh -c snippets are single-quoted on purpose
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -28,7 +30,7 @@ chmod 0600 "$WRONG"
 # shellcheck disable=SC2317  # called through check_ok / refuses
 dfs() {
     MOUNTS+=("$2")
-    timeout -k 5 120 "$DOSSIERFS" "$@" 9>&-  # the daemon must not hold the test lock
+    timeout -k 5 120 "$DOSSIERFS" -o "policy=$(open_policy)" "$@" 9>&-  # the daemon must not hold the test lock
 }
 
 # refuses DESC MNT CMD...
@@ -85,8 +87,53 @@ with open(sys.argv[1], "r+b") as f:
 ' "$1" "$2"
 }
 
+# plant_foreign DIR: drop plain-named files, a random-named file, a plain
+# directory and a symlink into a backing directory of the vault.
+plant_foreign() {
+    echo "I am not encrypted" >"$1/README-plain.txt"
+    echo "spaces and all" >"$1/notes with spaces.txt"
+    head -c 5000 /dev/urandom >"$1/$(head -c 30 /dev/urandom | base64 | tr -d '/+=\n')"
+    mkdir "$1/foreign-dir"
+    echo inner >"$1/foreign-dir/inner.txt"
+    ln -s /etc/passwd "$1/foreign-link"
+}
+
+# check_foreign DIR KNOWN WHERE: every entry listed in DIR (a directory on
+# the mount) that is not in KNOWN (space-separated names) must be hidden or
+# give an error, never data; the plain names of plant_foreign, opened
+# directly, must not give data either.  Sets LISTING.
+check_foreign() {
+    local dir=$1 known=$2 where=$3 bad="" n r l
+    LISTING=$(fsop ls "$dir" 2>&1)
+    check_ok -m "listing $where works" fsop ls "$dir"
+    while IFS= read -r n; do
+        [ -n "$n" ] || continue
+        case " $known " in *" $n "*) continue ;; esac
+        # an extra entry must not read as data: EIO (or gone) is fine
+        r=$(fsop read "$dir/$n" 2>&1)
+        case $r in
+            "ERR EIO" | "ERR ENOENT" | "ERR EISDIR") ;;
+            *) bad+="$n -> $r"$'\n' ;;
+        esac
+        l=$(fsop ls "$dir/$n" 2>&1)
+        case $l in
+            "ERR EIO" | "ERR ENOENT" | "ERR ENOTDIR") ;;
+            *) bad+="$n (as dir) -> $l"$'\n' ;;
+        esac
+    done <<<"$LISTING"
+    check_eq "" "$bad" "$where: foreign entries are hidden or give EIO, never readable garbage"
+    for n in README-plain.txt "notes with spaces.txt" foreign-dir foreign-link; do
+        r=$(fsop read "$dir/$n" 2>&1)
+        case $r in
+            "ERR ENOENT" | "ERR EIO" | "ERR EISDIR" | "ERR ENAMETOOLONG" | "ERR EINVAL") pass "$where: plaintext name '$n' opened directly: $r" ;;
+            *) fail "$where: plaintext name '$n' opened directly on the mount gives data" "$r" ;;
+        esac
+    done
+}
+
 V=$WORK/vault
 MP=$WORK/mnt
+CF=$MP/c   # the client folder of $V that holds every file
 mkdir -p "$MP"
 chmod 0755 "$MP"
 
@@ -123,7 +170,8 @@ refuses "init with a missing passphrase file" "" "$DOSSIERCTL" init "$WORK/v-nop
 # ------------------------------------------------------------------ good mount
 section "good mount, then wrong keys"
 if check_ok -m "mount with the right passphrase" dfs "$V" "$MP" --passphrase-file "$PASSFILE"; then
-    check_ok -m "write a file" sh -c 'echo "keep me" > "$1/keep.txt"' sh "$MP"
+    check_ok -m "make a client folder" mkdir "$CF"
+    check_ok -m "write a file" sh -c 'echo "keep me" > "$1/keep.txt"' sh "$CF"
     check_ok -m "unmount" unmount_vault "$MP"
 fi
 refuses "wrong passphrase" "$MP" dfs "$V" "$MP" --passphrase-file "$WRONG"
@@ -139,7 +187,7 @@ if check_ok -m "dossierctl init --key-file generates a key file" "$DOSSIERCTL" i
     check_ok -m "key file exists and is not empty" test -s "$KF"
     check_match '^[0-7]?[0-7]00$' "$(stat -c %a "$KF" 2>&1)" "key file is readable by its owner only ($(stat -c %a "$KF" 2>&1))"
     if check_ok -m "mount with the key file" dfs "$KV" "$MP" --key-file "$KF"; then
-        check_ok -m "write through the key-file mount" sh -c 'echo kv > "$1/k.txt" && [ "$(cat "$1/k.txt")" = kv ]' sh "$MP"
+        check_ok -m "write through the key-file mount" sh -c 'mkdir "$1/c" && echo kv > "$1/c/k.txt" && [ "$(cat "$1/c/k.txt")" = kv ]' sh "$MP"
         check_ok -m "unmount key-file vault" unmount_vault "$MP"
     fi
     "$DOSSIERCTL" init "$WORK/kvault2" --key-file "$WORK/other.key" >/dev/null 2>&1
@@ -220,11 +268,11 @@ if check_ok -m "mount for the busy-mountpoint test" dfs "$V" "$MP" --passphrase-
     check_eq 1 "$(mounts_on "$MP")" "still exactly one mount on the mountpoint"
     refuses "mount another vault on the busy mountpoint" "" dfs "$WORK/emptydir" "$MP" --passphrase-file "$PASSFILE"
     check_eq 1 "$(mounts_on "$MP")" "still exactly one mount after the second attempt"
-    check_eq "keep me" "$(cat "$MP/keep.txt" 2>&1)" "the first mount still works"
+    check_eq "keep me" "$(cat "$CF/keep.txt" 2>&1)" "the first mount still works"
     MP2=$WORK/mnt2
     mkdir -p "$MP2"
     if check_ok -m "mount a second vault elsewhere at the same time" dfs "$WORK/emptydir" "$MP2" --passphrase-file "$PASSFILE"; then
-        check_ok -m "second mount works" sh -c 'echo two > "$1/two.txt" && [ "$(cat "$1/two.txt")" = two ]' sh "$MP2"
+        check_ok -m "second mount works" sh -c 'mkdir "$1/c" && echo two > "$1/c/two.txt" && [ "$(cat "$1/c/two.txt")" = two ]' sh "$MP2"
         check_ok -m "unmount second" unmount_vault "$MP2"
     fi
     check_ok -m "unmount" unmount_vault "$MP"
@@ -247,6 +295,17 @@ check_eq "${CONFIG##*/}" "$(cd "$WORK/vault-pw" && find . -maxdepth 1 -name "${C
 
 # ------------------------------------------------------------------ tampering
 section "tampered ciphertext"
+# The client folder is a subdirectory of the vault's data/ holding its own
+# .dirid and .key; the ciphertext of its files is stored inside it.
+mapfile -t cdirs < <(find "$V/data" -mindepth 2 -maxdepth 2 -type f -name .key -printf '%h\n')
+CDIR=""
+if [ "${#cdirs[@]}" -eq 1 ] && [ -f "${cdirs[0]}/.dirid" ]; then
+    CDIR=${cdirs[0]}
+    pass "the client folder is one backing directory in data/ with .dirid and .key"
+else
+    fail "the client folder is one backing directory in data/ with .dirid and .key" \
+        "directories holding a .key: ${cdirs[*]}" "$(find "$V/data" -maxdepth 2 2>&1)"
+fi
 # Which ciphertext file belongs to which plaintext file is found by
 # snapshotting the vault's files before and after creating them; the
 # plaintext sizes differ, so the ciphertext sizes sort the same way.
@@ -257,7 +316,7 @@ head -c 350000 /dev/urandom >"$WORK/p-tail"
 head -c 450000 /dev/urandom >"$WORK/p-trunc"
 head -c 550000 /dev/urandom >"$WORK/p-good"
 if check_ok -m "mount for tampering" dfs "$V" "$MP" --passphrase-file "$PASSFILE"; then
-    for f in mid head tail trunc good; do cp "$WORK/p-$f" "$MP/$f.bin"; done
+    for f in mid head tail trunc good; do cp "$WORK/p-$f" "$CF/$f.bin"; done
     check_ok -m "unmount after writing the victims" unmount_vault "$MP"
 fi
 find "$V" -type f | sort >"$WORK/files-after"
@@ -267,6 +326,11 @@ if [ "${#newfiles[@]}" -ne 5 ]; then
     fail "identify the 5 new ciphertext files" "new files: ${newfiles[*]}"
 else
     pass "identified the 5 new ciphertext files"
+    outside=""
+    for f in "${newfiles[@]}"; do
+        [ -n "$CDIR" ] && [ "$(dirname "$f")" = "$CDIR" ] || outside+="$f"$'\n'
+    done
+    check_eq "" "$outside" "the 5 ciphertext files are stored in the client folder's backing directory"
     c_mid=${newfiles[0]} c_head=${newfiles[1]} c_tail=${newfiles[2]} c_trunc=${newfiles[3]}
     TREE_DIR=$(dirname "${newfiles[4]}")
     flip_byte "$c_mid" $(($(stat -c %s "$c_mid") / 2))
@@ -276,9 +340,9 @@ else
 
     if check_ok -m "mount the tampered vault" dfs "$V" "$MP" --passphrase-file "$PASSFILE"; then
         for f in mid head tail; do
-            check_fail_with 'Input/output error' -m "byte flipped in the $f of a ciphertext: cat fails with EIO" cat "$MP/$f.bin"
+            check_fail_with 'Input/output error' -m "byte flipped in the $f of a ciphertext: cat fails with EIO" cat "$CF/$f.bin"
         done
-        out=$(cat "$MP/trunc.bin" 2>&1 >"$WORK/trunc-read")
+        out=$(cat "$CF/trunc.bin" 2>&1 >"$WORK/trunc-read")
         rc=$?
         if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -q 'Input/output error'; then
             pass "truncated ciphertext: cat fails with EIO"
@@ -290,53 +354,27 @@ else
         else
             fail "truncated ciphertext: read gave neither EIO nor a prefix of the original" "exit $rc: $out"
         fi
-        check_same_file "$WORK/p-good" "$MP/good.bin" "untouched file next to tampered ones reads fine"
-        check_eq "keep me" "$(cat "$MP/keep.txt" 2>&1)" "older untouched file reads fine"
-        check_ok -m "mount keeps working: write and read a new file" sh -c 'echo fresh > "$1/fresh.txt" && [ "$(cat "$1/fresh.txt")" = fresh ]' sh "$MP"
-        check_ok -m "mount keeps working: listing" ls -la "$MP"
+        check_same_file "$WORK/p-good" "$CF/good.bin" "untouched file next to tampered ones reads fine"
+        check_eq "keep me" "$(cat "$CF/keep.txt" 2>&1)" "older untouched file reads fine"
+        check_ok -m "mount keeps working: write and read a new file" sh -c 'echo fresh > "$1/fresh.txt" && [ "$(cat "$1/fresh.txt")" = fresh ]' sh "$CF"
+        check_ok -m "mount keeps working: listing the client folder" ls -la "$CF"
+        check_ok -m "mount keeps working: listing the root" ls -la "$MP"
         check_ok -m "unmount" unmount_vault "$MP"
     fi
 
     section "foreign files in the vault tree"
-    # plain-named files and a directory dropped next to the ciphertext of
-    # the top-level files
-    echo "I am not encrypted" >"$TREE_DIR/README-plain.txt"
-    echo "spaces and all" >"$TREE_DIR/notes with spaces.txt"
-    head -c 5000 /dev/urandom >"$TREE_DIR/$(head -c 30 /dev/urandom | base64 | tr -d '/+=\n')"
-    mkdir "$TREE_DIR/foreign-dir"
-    echo inner >"$TREE_DIR/foreign-dir/inner.txt"
-    ln -s /etc/passwd "$TREE_DIR/foreign-link"
+    # plain-named files, a directory and a symlink dropped next to the
+    # ciphertext of the client folder's files, and the same next to the
+    # client folders themselves in data/
+    plant_foreign "$TREE_DIR"
+    plant_foreign "$V/data"
     if check_ok -m "mount with foreign files in the tree" dfs "$V" "$MP" --passphrase-file "$PASSFILE"; then
-        known="fresh.txt good.bin head.bin keep.txt mid.bin tail.bin trunc.bin"
-        listing=$(fsop ls "$MP" 2>&1)
-        check_ok -m "listing the root works" fsop ls "$MP"
-        bad=""
-        while IFS= read -r n; do
-            [ -n "$n" ] || continue
-            case " $known " in *" $n "*) continue ;; esac
-            # an extra entry must not read as data: EIO (or gone) is fine
-            r=$(fsop read "$MP/$n" 2>&1)
-            case $r in
-                "ERR EIO" | "ERR ENOENT" | "ERR EISDIR") ;;
-                *) bad+="$n -> $r"$'\n' ;;
-            esac
-            l=$(fsop ls "$MP/$n" 2>&1)
-            case $l in
-                "ERR EIO" | "ERR ENOENT" | "ERR ENOTDIR") ;;
-                *) bad+="$n (as dir) -> $l"$'\n' ;;
-            esac
-        done <<<"$listing"
-        check_eq "" "$bad" "foreign entries are hidden or give EIO, never readable garbage"
-        check_match 'good\.bin' "$listing" "real files still listed next to foreign ones"
-        check_same_file "$WORK/p-good" "$MP/good.bin" "real file still reads fine next to foreign ones"
-        for n in README-plain.txt "notes with spaces.txt" foreign-dir foreign-link; do
-            r=$(fsop read "$MP/$n" 2>&1)
-            case $r in
-                "ERR ENOENT" | "ERR EIO" | "ERR EISDIR" | "ERR ENAMETOOLONG" | "ERR EINVAL") pass "plaintext name '$n' opened directly: $r" ;;
-                *) fail "plaintext name '$n' opened directly on the mount gives data" "$r" ;;
-            esac
-        done
-        check_ok -m "mount keeps working after touching foreign entries" sh -c 'echo again > "$1/again.txt" && [ "$(cat "$1/again.txt")" = again ] && ls "$1" >/dev/null' sh "$MP"
+        check_foreign "$CF" "fresh.txt good.bin head.bin keep.txt mid.bin tail.bin trunc.bin" "the client folder"
+        check_match 'good\.bin' "$LISTING" "real files still listed next to foreign ones"
+        check_same_file "$WORK/p-good" "$CF/good.bin" "real file still reads fine next to foreign ones"
+        check_foreign "$MP" "c" "the mount root"
+        check_match '^c$' "$LISTING" "the client folder still listed next to foreign entries in data/"
+        check_ok -m "mount keeps working after touching foreign entries" sh -c 'echo again > "$1/c/again.txt" && [ "$(cat "$1/c/again.txt")" = again ] && ls "$1" "$1/c" >/dev/null' sh "$MP"
         check_ok -m "unmount" unmount_vault "$MP"
     fi
 fi
@@ -357,12 +395,12 @@ if check_ok -m "mount (daemon)" dfs "$V" "$MP" --passphrase-file "$PASSFILE"; th
     fi
 fi
 MOUNTS+=("$MP")
-"$DOSSIERFS" "$V" "$MP" --passphrase-file "$PASSFILE" -f >"$WORK/fg.log" 2>&1 9>&- &
+"$DOSSIERFS" "$V" "$MP" -o "policy=$(open_policy)" --passphrase-file "$PASSFILE" -f >"$WORK/fg.log" 2>&1 9>&- &
 fgpid=$!
 for _ in $(seq 1 100); do is_mounted "$MP" && break; sleep 0.1; done
 if check_ok -m "dossierfs -f mounts in the foreground" is_mounted "$MP"; then
     check_ok -m "foreground process is still running" kill -0 "$fgpid"
-    check_eq "keep me" "$(cat "$MP/keep.txt" 2>&1)" "foreground mount serves files"
+    check_eq "keep me" "$(cat "$CF/keep.txt" 2>&1)" "foreground mount serves files"
     check_ok -m "fusermount3 -u ends the foreground mount" fusermount3 -u "$MP"
     for _ in $(seq 1 50); do kill -0 "$fgpid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$fgpid" 2>/dev/null; then

@@ -63,9 +63,10 @@ check_fail -m "argv holds no passphrase option for key files" grep -q passphrase
 mkdir -p "$WORK/mnt-kf"
 chmod 755 "$WORK/mnt-kf"
 MOUNTS+=("$WORK/mnt-kf")
-if check_ok -m "mount with the key file" "$DOSSIERFS" "$WORK/vault-kf" "$WORK/mnt-kf" --key-file "$WORK/kf"; then
-    echo "key file data" >"$WORK/mnt-kf/f"
-    check_eq "key file data" "$(cat "$WORK/mnt-kf/f")" "read back on a key-file vault"
+if check_ok -m "mount with the key file" "$DOSSIERFS" -o "policy=$(open_policy)" "$WORK/vault-kf" "$WORK/mnt-kf" --key-file "$WORK/kf"; then
+    check_ok -m "client folder on the key-file vault" mkdir "$WORK/mnt-kf/Client-KF"
+    echo "key file data" >"$WORK/mnt-kf/Client-KF/f"
+    check_eq "key file data" "$(cat "$WORK/mnt-kf/Client-KF/f")" "read back on a key-file vault"
     check_ok -m "unmount" unmount_vault "$WORK/mnt-kf"
 fi
 
@@ -80,7 +81,7 @@ before=$(find "$WORK/vault-pw/data" -type f -exec md5sum {} + | sort)
 printf 'a brand new passphrase\n' >"$WORK/newpass"
 check_ok -m "passwd" "$DOSSIERCTL" passwd "$WORK/vault-pw" --passphrase-file "$PASSFILE" --new-passphrase-file "$WORK/newpass" --kdf-cost interactive
 check_eq "$before" "$(find "$WORK/vault-pw/data" -type f -exec md5sum {} + | sort)" "passwd rewrote no data file"
-check_fail -m "old passphrase no longer mounts" "$DOSSIERFS" "$WORK/vault-pw" "$WORK/mnt-pw" --passphrase-file "$PASSFILE"
+check_fail -m "old passphrase no longer mounts" "$DOSSIERFS" -o "policy=$(open_policy)" "$WORK/vault-pw" "$WORK/mnt-pw" --passphrase-file "$PASSFILE"
 if check_ok -m "new passphrase mounts" mount_vault "$WORK/vault-pw" "$WORK/mnt-pw" --passphrase-file "$WORK/newpass"; then
     check_same_file "$WORK/pw-data" "$WORK/mnt-pw/Client-Passwd/data" "data intact after passwd"
     check_ok -m "unmount" unmount_vault "$WORK/mnt-pw"
@@ -107,7 +108,7 @@ section "SIGINT unmounts"
 mkdir -p "$WORK/mnt-int"
 chmod 755 "$WORK/mnt-int"
 MOUNTS+=("$WORK/mnt-int")
-"$DOSSIERFS" "$WORK/vault-xc" "$WORK/mnt-int" --passphrase-file "$PASSFILE" -f 9>&- &
+"$DOSSIERFS" -o "policy=$(open_policy)" "$WORK/vault-xc" "$WORK/mnt-int" --passphrase-file "$PASSFILE" -f 9>&- &
 dpid=$!
 for _ in $(seq 50); do is_mounted "$WORK/mnt-int" && break; sleep 0.1; done
 check_ok -m "foreground mount is up" is_mounted "$WORK/mnt-int"
@@ -133,7 +134,7 @@ kill "$writer" 2>/dev/null
 wait "$writer" 2>/dev/null
 check_match "Transport endpoint is not connected" "$(ls "$K" 2>&1)" "the dead mount answers ENOTCONN"
 check_fail_with "dead mount.*fusermount3 -u" -m "mounting over the dead mount is refused with a hint" \
-    "$DOSSIERFS" "$WORK/vault-kill" "$K" --passphrase-file "$PASSFILE"
+    "$DOSSIERFS" -o "policy=$(open_policy)" "$WORK/vault-kill" "$K" --passphrase-file "$PASSFILE"
 check_ok -m "fusermount3 -u clears the dead mount" fusermount3 -u "$K"
 if check_ok -m "remount after the kill" mount_vault "$WORK/vault-kill" "$K"; then
     check_same_file "$WORK/kill-data" "$K/Client-K/saved.bin" "the fsynced file is intact"
