@@ -22,9 +22,11 @@
 
 #include <sys/types.h>
 
+#include "aclview.h"
 #include "policy.h"
 
 #define GUARD_CALLER_TTL  2                       /* seconds */
+#define GUARD_ACL_TTL     10                      /* seconds */
 #define GUARD_POLICY_DIR  "/etc/dossierfs/policy"   /* the default */
 #define GUARD_STATUS_FILE "policy.status"           /* in the vault */
 
@@ -58,6 +60,14 @@ void guard_close(struct guard *g);
  * with guard_caller_put(). */
 const struct caller *guard_caller(struct guard *g, uid_t uid);
 void guard_caller_put(struct guard *g, const struct caller *c);
+
+/* The subjects of the ACL view (aclview.h) under the policy of caller c,
+ * built at most every GUARD_ACL_TTL seconds (they come from the whole
+ * passwd and group databases). NULL when they cannot be built. Release
+ * with guard_subjects_put() before c. */
+const struct aclview_subjects *guard_subjects(struct guard *g,
+                                              const struct caller *c);
+void guard_subjects_put(struct guard *g, const struct aclview_subjects *s);
 
 /* The policy version in force (for the audit), into buf. */
 void guard_version(struct guard *g, char buf[17]);

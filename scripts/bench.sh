@@ -10,25 +10,67 @@ export LC_ALL=C
 
 usage() {
 	cat <<'EOF'
-usage: bench.sh [-r RUNS] [-w WORKDIR] [-t TARGETS] [-s SIZE_MIB] [-k] [-h]
+usage: bench.sh [-r RUNS] [-w WORKDIR] [-t TARGETS] [-p PHASES] [-s SIZE_MIB]
+                [-k] [-h]
 
-  -r RUNS      runs per workload and target; medians are reported (default 5)
+  -r RUNS      runs per workload and target, and repetitions of the policy
+               case; medians are reported (default 5)
   -w WORKDIR   empty or new directory holding every target's backing store
                (default: a fresh directory under /var/tmp)
   -t TARGETS   comma-separated subset of
                native,bindfs,gocryptfs,securefs,dossierfs (default: all)
+  -p PHASES    comma-separated subset of these phases (default: all); they
+               run in this order whatever the order given:
+                 seqwrite,seqread     dd write, then read back
+                 untar,lsr,rmrf       untar /usr/include, ls -lR, rm -rf
+                 randwrite,randread   fio 4K random write, then read
+                 create,stat,rmsmall  create, stat, rm 10,000 files
+                 policy               dossierfs only: the policy case below
+               A phase brings along the ones it needs (seqread: seqwrite;
+               untar: rmrf; ...). '-t dossierfs -p policy' runs the policy
+               case alone.
   -s SIZE_MIB  size of the sequential write/read file in MiB (default 512)
-  -k           keep WORKDIR (backing stores, logs); otherwise only
+  -k           keep WORKDIR (backing stores, logs, policies); otherwise only
                results.csv and results.md are left in it
   -h           show this help
+
+dossierfs mounts need '-o policy=DIR'. The workloads' mount gets a
+generated one (WORKDIR/data/policy-bench: a role granting the user running
+the benchmark every permission on every client), and the workloads run in
+the client folder DOSSIERFS_SUBDIR, since the mount root holds only client
+folders.
+
+The policy case mounts a vault of its own under two policies, alternately
+(example, large, example, ..., large, example: RUNS large mounts between
+RUNS + 1 example ones), and times open+close (O_RDONLY) of existing files
+in one client folder, one measurement per mount:
+  example  the repository's policy/*.ini plus a role that makes the
+           benchmark user a client manager (scope assigned; it creates the
+           test client folder, so it owns it)
+  large    generated, deterministic: 1,000 users, 40 groups, 100 teams,
+           10,000 [client]s, 50 roles (scopes all, assigned, team,
+           team:NAME, clients:GLOBS; files, days, hours), 12 rules; the
+           benchmark user is in 4 roles and reaches the test client through
+           a team-scoped role (its name is in the client's team)
+It reports opens/s under each (median) and large/example: the median over
+the large mounts of large / the mean of the two example mounts around it,
+so that a steady drift of the machine favours neither. The bar is
+large/example >= 1/1.2 = 0.833. It also reports the daemon's CPU time
+per open (user + system, all threads, from /proc/PID/stat): a second view
+of the same cost, not blind to other load on the machine either.
 
 Environment:
   DOSSIERFS, DOSSIERCTL  the dossierfs binaries (default: ../src/ next to
                          this script); dossierfs is skipped if missing
-  DOSSIERFS_OPTS         extra arguments for the dossierfs daemon
+  DOSSIERFS_OPTS         extra arguments for the dossierfs daemon of the
+                         workloads; a policy=DIR in its -o list replaces
+                         the generated policy
   DOSSIERCTL_INIT_OPTS   extra arguments for 'dossierctl init'
-  DOSSIERFS_SUBDIR       run the workloads in this directory inside the
-                         dossierfs mount (created if missing)
+  DOSSIERFS_SUBDIR       the workloads' directory inside the dossierfs
+                         mount: a client folder or a path inside one
+                         (created if missing; default: bench)
+  BENCH_POLICY_FILES     files in the policy case's client folder (200)
+  BENCH_POLICY_OPENS     timed open+close pairs per measurement (20000)
   BENCH_FIO_RUNTIME      seconds per fio job (default 10)
   BENCH_PHASE_TIMEOUT    seconds before one timed phase is killed (default 600)
 
@@ -55,11 +97,13 @@ TARGET_LIST=$(
 )
 SIZE_MIB=512
 KEEP=0
-while getopts ':r:w:t:s:kh' opt; do
+PHASE_LIST=all
+while getopts ':r:w:t:p:s:kh' opt; do
 	case $opt in
 	r) RUNS=$OPTARG ;;
 	w) WORKDIR=$OPTARG ;;
 	t) TARGET_LIST=$OPTARG ;;
+	p) PHASE_LIST=$OPTARG ;;
 	s) SIZE_MIB=$OPTARG ;;
 	k) KEEP=1 ;;
 	h)
@@ -75,6 +119,7 @@ shift $((OPTIND - 1))
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not '$RUNS'"
 [[ $SIZE_MIB =~ ^[1-9][0-9]*$ ]] || die "SIZE_MIB must be a positive integer, not '$SIZE_MIB'"
 [[ $EUID -eq 0 ]] || die "must run as root (mounts, drop_caches)"
+BENCH_USER=$(id -un) # the user name the dossierfs policies must grant
 
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 DOSSIERFS=${DOSSIERFS:-$SCRIPT_DIR/../src/dossierfs}
@@ -83,6 +128,15 @@ FIO_RUNTIME=${BENCH_FIO_RUNTIME:-10}
 PHASE_TIMEOUT=${BENCH_PHASE_TIMEOUT:-600}
 [[ $FIO_RUNTIME =~ ^[1-9][0-9]*$ ]] || die "BENCH_FIO_RUNTIME must be a positive integer"
 [[ $PHASE_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "BENCH_PHASE_TIMEOUT must be a positive integer"
+POL_FILES=${BENCH_POLICY_FILES:-200}
+POL_OPENS=${BENCH_POLICY_OPENS:-20000}
+[[ $POL_FILES =~ ^[1-9][0-9]*$ && $POL_FILES -le 100000 ]] ||
+	die "BENCH_POLICY_FILES must be an integer from 1 to 100000"
+[[ $POL_OPENS =~ ^[1-9][0-9]*$ ]] || die "BENCH_POLICY_OPENS must be a positive integer"
+DOSSIERFS_SUBDIR=${DOSSIERFS_SUBDIR:-bench}
+case /$DOSSIERFS_SUBDIR/ in
+*/./* | */../* | *//*) die "DOSSIERFS_SUBDIR must be a relative path without . or .., not '$DOSSIERFS_SUBDIR'" ;;
+esac
 NFILES=10000
 FIO_MIB=64
 
@@ -114,6 +168,51 @@ WORKLOADS=(
 	"rmsmall|rm $NFILES files|s|lower"
 )
 
+# Phases: the workloads above, then "policy". NEEDS lists what a phase
+# brings along: the phase that makes its input and the one that removes
+# what it leaves (a second run's untar fails on the first run's tree).
+declare -A NEEDS=(
+	[seqwrite]=seqread [seqread]=seqwrite
+	[untar]=rmrf [lsr]="untar rmrf" [rmrf]=untar
+	[randwrite]=randread [randread]=randwrite
+	[create]=rmsmall [stat]="create rmsmall" [rmsmall]=create
+)
+declare -A WANT=()
+want() {
+	local p
+	[[ -z ${WANT[$1]:-} ]] || return 0
+	WANT[$1]=1
+	for p in ${NEEDS[$1]:-}; do want "$p"; done
+}
+IFS=, read -r -a requested <<<"$PHASE_LIST"
+for ph in "${requested[@]}"; do
+	case $ph in
+	all)
+		for w in "${WORKLOADS[@]}"; do want "${w%%|*}"; done
+		want policy
+		;;
+	policy) want policy ;;
+	*)
+		[[ -n ${NEEDS[$ph]+set} ]] || die "unknown phase '$ph' (see -h)"
+		want "$ph"
+		;;
+	esac
+done
+selected=()
+for w in "${WORKLOADS[@]}"; do
+	[[ -z ${WANT[${w%%|*}]:-} ]] || selected+=("$w")
+done
+WORKLOADS=("${selected[@]}")
+POLICY_CASE=0
+if [[ -n ${WANT[policy]:-} ]]; then
+	if [[ " ${TARGETS[*]} " == *" dossierfs "* ]]; then
+		POLICY_CASE=1
+	elif [[ $PHASE_LIST != all ]]; then
+		die "the policy phase measures dossierfs: add it to -t"
+	fi
+fi
+[[ ${#WORKLOADS[@]} -gt 0 || $POLICY_CASE -eq 1 ]] || die "no phase to run"
+
 # ---------------------------------------------------------------------------
 # State for the cleanup trap.
 MOUNTS=()        # mount points this script mounted, in order
@@ -121,6 +220,7 @@ CHILD=""         # process group of the timed command running now
 DATA=""          # WORKDIR/data: backing stores, mount points, logs
 CSV=""           # WORKDIR/results.csv
 WORKDIR_MADE=0   # 1 if this script created WORKDIR
+DAEMONS=()       # pids of the policy case's dossierfs daemons (run with -f)
 CLEANED=0
 
 # is_mounted PATH: true if PATH is a mount point in /proc/mounts (works for a
@@ -149,6 +249,34 @@ unmount_one() {
 	umount -l "$mp" || log "umount -l $mp failed"
 }
 
+# remember_mount MP: have the trap unmount MP (once, however often mounted).
+remember_mount() {
+	case " ${MOUNTS[*]} " in
+	*" $1 "*) ;;
+	*) MOUNTS+=("$1") ;;
+	esac
+}
+
+# stop_daemon PID: wait up to 10 s for a daemon of ours to exit after its
+# unmount, then end it (by its pid) and reap it.
+stop_daemon() {
+	local pid=$1 i
+	for ((i = 0; i < 40; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.25
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "dossierfs daemon $pid still runs after its unmount; sending TERM"
+		kill -TERM "$pid" 2>/dev/null
+		for ((i = 0; i < 40; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.25
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
 # stop_child: end the timed command (its whole process group) if it runs.
 stop_child() {
 	local i
@@ -172,6 +300,9 @@ cleanup() {
 	stop_child
 	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
 		unmount_one "${MOUNTS[i]}"
+	done
+	for i in "${DAEMONS[@]}"; do
+		stop_daemon "$i"
 	done
 	[[ -n $DATA && -d $DATA ]] || return 0
 	left=$(mounted_under "$DATA")
@@ -268,7 +399,7 @@ wait_mounted() {
 mount_cmd() {
 	local t=$1 mp=$2 rc=0
 	shift 2
-	MOUNTS+=("$mp")
+	remember_mount "$mp"
 	run_limited 120 "$@" >>"$DATA/logs/$t.log" 2>&1 || rc=$?
 	if [[ $rc -ne 0 ]]; then
 		log "$t: mount command failed (exit $rc): $*"
@@ -315,27 +446,100 @@ setup_securefs() {
 		--pass "$PASS" "$d/backing" "$d/mnt"
 }
 
-setup_dossierfs() {
-	local d=$DATA/dossierfs rc=0
-	local -a init_opts=() fs_opts=()
+# init_vault VAULT LOGNAME: a new dossierfs vault, unlocked by PASSFILE.
+init_vault() {
+	local v=$1 logf=$DATA/logs/$2.log rc=0
+	local -a init_opts=()
 	read -r -a init_opts <<<"${DOSSIERCTL_INIT_OPTS:-}"
-	read -r -a fs_opts <<<"${DOSSIERFS_OPTS:-}"
-	mkdir -p "$d/mnt"
-	run_limited 120 "$DOSSIERCTL" init "$d/vault" --passphrase-file "$PASSFILE" \
-		"${init_opts[@]}" >>"$DATA/logs/dossierfs.log" 2>&1 || rc=$?
+	run_limited 120 "$DOSSIERCTL" init "$v" --passphrase-file "$PASSFILE" \
+		"${init_opts[@]}" >>"$logf" 2>&1 || rc=$?
 	if [[ $rc -ne 0 ]]; then
 		# Perhaps init wants an existing empty directory rather than a new one.
-		mkdir -m 700 "$d/vault"
+		mkdir -m 700 "$v"
 		rc=0
-		run_limited 120 "$DOSSIERCTL" init "$d/vault" --passphrase-file "$PASSFILE" \
-			"${init_opts[@]}" >>"$DATA/logs/dossierfs.log" 2>&1 || rc=$?
+		run_limited 120 "$DOSSIERCTL" init "$v" --passphrase-file "$PASSFILE" \
+			"${init_opts[@]}" >>"$logf" 2>&1 || rc=$?
 	fi
 	if [[ $rc -ne 0 ]]; then
-		log "dossierfs: '$DOSSIERCTL init' failed (exit $rc)"
+		log "$2: '$DOSSIERCTL init $v' failed (exit $rc)"
 		return 1
 	fi
+}
+
+# secure_policy DIR: the owner and modes the daemon insists on (root, not
+# writable by group or others, no ACL entries).
+secure_policy() {
+	chown -R 0:0 "$1" && chmod 0755 "$1" && chmod 0644 "$1"/*.ini || return 1
+	if command -v setfacl >/dev/null; then
+		setfacl -b "$1" "$1"/*.ini 2>/dev/null || true
+	fi
+}
+
+# check_policy DIR LOGNAME: 'dossierctl policy check' accepts DIR. Its
+# warnings (members that are no user or group here) go to the log only.
+check_policy() {
+	local logf=$DATA/logs/$2.log rc=0
+	secure_policy "$1" || {
+		log "cannot set the owner and modes of $1"
+		return 1
+	}
+	printf '== dossierctl policy check %s\n' "$1" >>"$logf"
+	run_limited 300 "$DOSSIERCTL" policy check "$1" >>"$logf" 2>&1 || rc=$?
+	if [[ $rc -ne 0 ]]; then
+		log "dossierctl policy check rejects $1 (exit $rc):"
+		grep -v ': warning: ' "$logf" | tail -n 20 >&2
+		return 1
+	fi
+}
+
+# write_bench_policy DIR: the workloads' policy, the benchmark user may do
+# anything on any client.
+write_bench_policy() {
+	mkdir -m 0755 "$1" || return 1
+	cat >"$1/bench.ini" <<EOF || return 1
+# bench.sh: the policy of the workloads' mount.
+
+[settings]
+node = bench
+
+[role bench]
+description = The user running bench.sh: every permission on every client.
+members = $BENCH_USER
+scope = all
+allow = all
+EOF
+}
+
+# policy_args DIR ARGS...: FS_ARGS becomes ARGS with policy=DIR added to
+# each of their -o lists (daemons before the policy kept only the last -o),
+# or ARGS and -o policy=DIR; a policy= already in ARGS wins.
+FS_ARGS=()
+policy_args() {
+	local dir=$1 i found=0
+	shift
+	FS_ARGS=("$@")
+	for ((i = 0; i + 1 < ${#FS_ARGS[@]}; i++)); do
+		[[ ${FS_ARGS[i]} == -o ]] || continue
+		i=$((i + 1))
+		found=1
+		[[ ,${FS_ARGS[i]}, == *,policy=* ]] || FS_ARGS[i]+=",policy=$dir"
+	done
+	[[ $found -eq 1 ]] || FS_ARGS+=(-o "policy=$dir")
+}
+
+setup_dossierfs() {
+	local d=$DATA/dossierfs pol=$DATA/policy-bench
+	local -a fs_opts=()
+	read -r -a fs_opts <<<"${DOSSIERFS_OPTS:-}"
+	mkdir -p "$d/mnt"
+	if ! { write_bench_policy "$pol" && check_policy "$pol" dossierfs; }; then
+		log "dossierfs: cannot write a valid policy in $pol"
+		return 1
+	fi
+	init_vault "$d/vault" dossierfs || return 1
+	policy_args "$pol" "${fs_opts[@]}"
 	mount_cmd dossierfs "$d/mnt" "$DOSSIERFS" "$d/vault" "$d/mnt" \
-		--passphrase-file "$PASSFILE" "${fs_opts[@]}"
+		--passphrase-file "$PASSFILE" "${FS_ARGS[@]}"
 }
 
 # probe DIR: a small write, read back and delete, so a target that mounts but
@@ -359,7 +563,7 @@ setup_target() {
 		return 1
 	fi
 	d=$(mnt_of "$t")
-	if [[ $t == dossierfs && -n ${DOSSIERFS_SUBDIR:-} ]]; then
+	if [[ $t == dossierfs ]]; then
 		d=$d/$DOSSIERFS_SUBDIR
 		mkdir -p "$d" || {
 			SKIPPED[$t]="cannot create DOSSIERFS_SUBDIR $d"
@@ -367,7 +571,7 @@ setup_target() {
 		}
 	fi
 	if ! probe "$d"; then
-		SKIPPED[$t]="mounted, but a test write/read/delete in $d failed (a policy refusing uid 0? see DOSSIERFS_SUBDIR/DOSSIERFS_OPTS)"
+		SKIPPED[$t]="mounted, but a test write/read/delete in $d failed (the policy refuses? see DOSSIERFS_SUBDIR/DOSSIERFS_OPTS and $DATA/logs)"
 		return 1
 	fi
 	DIR_OF[$t]=$d
@@ -501,6 +705,406 @@ scrub() {
 }
 
 # ---------------------------------------------------------------------------
+# The policy case: open+close of existing files in one client folder of a
+# vault of its own, remounted under the example-sized policy and under a
+# large generated one, alternately. Everything lives in $PC.
+
+PC=""                    # WORKDIR/data/policy-case
+POL_CLIENT=client-04242  # the test client: team t042 of the large policy
+POL_NAMES=(example large)
+declare -A POL_DIR=()    # policy name -> its directory
+declare -A POL_BY=()     # policy name -> what decides the timed opens
+declare -A POL_SHAPE=()  # policy name -> "roles/rules/clients/teams" counts
+POL_PID=""               # the daemon mounted now
+POL_FAILED=""            # why the policy case could not run, if it could not
+PYTHON=""
+
+# The timed loop: every file opened once untimed (lookups, dentries), then
+# N open(O_RDONLY)+close pairs over the files in turn, by full path as an
+# application would. Prints opens/s and the daemon's CPU time (user +
+# system, all threads) per open in microseconds: the rate suffers from
+# whatever else runs on the machine, the CPU time much less.
+POL_LOOP='
+import os, sys, time
+d, nfiles, nopens, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+tick = os.sysconf("SC_CLK_TCK")
+def cpu():
+    with open("/proc/%s/stat" % pid) as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / tick
+paths = [os.path.join(d, "f%05d" % i) for i in range(nfiles)]
+for p in paths:
+    os.close(os.open(p, os.O_RDONLY))
+c0, t0 = cpu(), time.perf_counter()
+for i in range(nopens):
+    os.close(os.open(paths[i % nfiles], os.O_RDONLY))
+t, c = time.perf_counter() - t0, cpu() - c0
+print("%.1f %.2f" % (nopens / t, c * 1e6 / nopens))
+'
+
+# write_example_policy DIR: the repository's policy/ (6 roles, 4 rules, 4
+# clients, 2 teams) and a role making the benchmark user a client manager;
+# it creates the test client folder, so it owns it and scope assigned
+# reaches it.
+write_example_policy() {
+	local src=$SCRIPT_DIR/../policy
+	compgen -G "$src/*.ini" >/dev/null || {
+		log "no example policy in $src"
+		return 1
+	}
+	mkdir -m 0755 "$1" && cp -- "$src"/*.ini "$1/" || return 1
+	cat >"$1/zz-bench.ini" <<EOF
+# bench.sh: the benchmark user is a client manager of the clients it creates.
+
+[role bench-manager]
+members = $BENCH_USER
+scope = assigned
+allow = list, read, write, create, rename, delete, register
+EOF
+}
+
+# write_large_policy DIR: a deterministic policy of a large office (awk, no
+# randomness): users u0000-u0999, groups g00-g39, teams t000-t099 (ten
+# users and a group each), clients client-00000 to client-09999 (owner,
+# team, members), 50 roles of ~27 users and one or two groups each, 12
+# rules. The benchmark user is a member of team t042, the team of
+# $POL_CLIENT, and of four roles: supervisor-14 (scope team: it reaches
+# the client through the team and allows list, read), legal-35 (files:
+# contracts only), records-40 (weekday office hours) and portfolio-28
+# (clients:GLOBS that miss the client). No role or rule lets it write there.
+write_large_policy() {
+	mkdir -m 0755 "$1" || return 1
+	awk -v dir="$1" -v me="$BENCH_USER" -v ci="${POL_CLIENT#client-}" '
+	function u(i) { return sprintf("u%04d", i) }
+	function g(i) { return sprintf("@g%02d", i) }
+	function t(i) { return sprintf("t%03d", i) }
+	# key = a[1], ..., a[n], wrapped well inside the 198-byte line limit.
+	function list(f, key, n, a,   i, line) {
+		line = key " = " a[1]
+		for (i = 2; i <= n; i++) {
+			if (length(line) + length(a[i]) > 100) {
+				print line "," > f
+				line = "    " a[i]
+			} else {
+				line = line ", " a[i]
+			}
+		}
+		print line > f
+	}
+	# The names of roles lo..hi as a comma-separated list in a[].
+	function roles(lo, hi, a,   k, n) {
+		n = 0
+		for (k = lo; k <= hi; k++) a[++n] = rn[k]
+		return n
+	}
+	function rule(name, desc, n, a, effect, perms, extra) {
+		print "\n[rule " name "]" > rf
+		print "description = " desc > rf
+		list(rf, "roles", n, a)
+		print "effect = " effect > rf
+		print "permissions = " perms > rf
+		if (extra != "") print extra > rf
+	}
+	BEGIN {
+		ci += 0
+		tf = dir "/teams.ini"; cf = dir "/clients.ini"
+		rf = dir "/roles.ini"; sf = dir "/settings.ini"
+		print "# Generated by bench.sh: a large office.\n\n[settings]\nnode = bench-large" > sf
+
+		print "# Generated by bench.sh: 100 teams." > tf
+		for (k = 0; k < 100; k++) {
+			n = 0
+			for (i = k; i < 1000; i += 100) m[++n] = u(i)
+			m[++n] = g(k % 40)
+			if (k == ci % 100) m[++n] = me
+			print "\n[team " t(k) "]" > tf
+			if (k % 10 == 0) print "description = District " k / 10 " sales." > tf
+			list(tf, "members", n, m)
+		}
+
+		print "# Generated by bench.sh: 10,000 clients." > cf
+		for (i = 0; i < 10000; i++) {
+			print "\n[client " sprintf("client-%05d", i) "]" > cf
+			print "owner = " u((i * 7 + 3) % 1000) > cf
+			print "team = " t(i % 100) > cf
+			n = 0
+			m[++n] = u((i * 13 + 5) % 1000)
+			if (i % 3 == 0) m[++n] = u((i * 31 + 17) % 1000)
+			if (i % 4 == 0) m[++n] = g(i % 40)
+			list(cf, "members", n, m)
+			if (i % 10 == 0) {
+				printf "closed = 20%02d-%02d-28\n", 15 + i % 9, 1 + i % 12 > cf
+				print "retention = 10y" > cf
+			}
+			if (i % 97 == 0) printf "hold = litigation 2024-%03d\n", i % 1000 > cf
+		}
+
+		# Roles: kinds by number, members by user number.
+		for (k = 0; k < 50; k++) {
+			if (k < 10) rn[k] = sprintf("client-manager-%02d", k)
+			else if (k < 20) rn[k] = sprintf("supervisor-%02d", k)
+			else if (k < 25) rn[k] = sprintf("team-lead-%02d", k)
+			else if (k < 33) rn[k] = sprintf("portfolio-%02d", k)
+			else if (k < 38) rn[k] = sprintf("legal-%02d", k)
+			else if (k < 43) rn[k] = sprintf("records-%02d", k)
+			else if (k < 46) rn[k] = sprintf("infosec-%02d", k)
+			else if (k < 48) rn[k] = sprintf("auditor-%02d", k)
+			else rn[k] = sprintf("night-desk-%02d", k)
+			nm[k] = 0
+		}
+		for (i = 0; i < 1000; i++) {
+			k = i % 50; mem[k, ++nm[k]] = u(i)
+			if (i % 3 == 0) {
+				k = (int(i / 3) * 7 + 11) % 50
+				mem[k, ++nm[k]] = u(i)
+			}
+		}
+		for (k = 0; k < 50; k++) {
+			mem[k, ++nm[k]] = g(k % 40)
+			if (k % 5 == 0) mem[k, ++nm[k]] = g((k + 17) % 40)
+		}
+		split("14 28 35 40", mine, " ")
+		for (j in mine) { k = mine[j] + 0; mem[k, ++nm[k]] = me }
+
+		print "# Generated by bench.sh: 50 roles." > rf
+		for (k = 0; k < 50; k++) {
+			print "\n[role " rn[k] "]" > rf
+			n = 0
+			for (i = 1; i <= nm[k]; i++) m[++n] = mem[k, i]
+			list(rf, "members", n, m)
+			if (k < 10) {
+				print "scope = assigned" > rf
+				print "allow = list, read, write, create, rename, delete, register" > rf
+			} else if (k < 20) {
+				print "scope = team" > rf
+				print "allow = list, read" > rf
+			} else if (k < 25) {
+				print "scope = team:" t((k * 17) % 100) > rf
+				print "allow = list, read, write, create, rename" > rf
+			} else if (k < 33) {
+				j = k - 25
+				printf "scope = clients:client-0%d[0-4]* client-1%d[5-9]* client-077*\n", j, j > rf
+				print "allow = list, read, share" > rf
+			} else if (k < 38) {
+				print "scope = all" > rf
+				print "allow = list, read" > rf
+				print "files = *[Cc]ontract*, *[Aa]greement*" > rf
+			} else if (k < 43) {
+				print "scope = all" > rf
+				print "allow = list, read, delete" > rf
+				print "days = mon-fri" > rf
+				print "hours = 08:00-12:30, 13:30-18:00" > rf
+			} else if (k < 46) {
+				print "scope = all" > rf
+				print "allow = list, share, admin" > rf
+			} else if (k < 48) {
+				print "scope = all" > rf
+				print "allow = list, audit" > rf
+			} else {
+				print "scope = assigned" > rf
+				print "allow = list, read, write" > rf
+				print "days = " (k == 48 ? "sat-sun" : "fri-mon") > rf
+				print "hours = 00:00-08:00, 18:00-24:00" > rf
+			}
+		}
+
+		rf = dir "/rules.ini"
+		print "# Generated by bench.sh: 12 rules." > rf
+		n = roles(10, 19, a)
+		rule("supervisors-no-id-scans", "Supervisors never see identity documents.",
+			n, a, "deny", "read", "files = id-scan*, ID, passport*")
+		rule("supervisors-no-medical", "Nor medical records.",
+			n, a, "deny", "read", "files = medical*, */health/*")
+		n = roles(43, 45, a)
+		rule("infosec-no-contents", "Information security never touches contents.",
+			n, a, "deny", "read, write, create, rename, delete", "")
+		n = roles(46, 47, a)
+		rule("auditors-read-only-audit", "Auditors see the audit trail only.",
+			n, a, "deny", "read, write, create, rename, delete, register, share, admin", "")
+		a[1] = "*"
+		rule("office-templates", "Everyone reads the blank forms.",
+			1, a, "allow", "list, read", "scope = clients:company-templates")
+		rule("no-night-sharing", "Nothing is sent out at night.",
+			1, a, "deny", "share", "hours = 00:00-06:00")
+		n = roles(0, 9, a)
+		rule("weekend-freeze", "No deletes or renames at weekends.",
+			n, a, "deny", "delete, rename", "days = sat-sun")
+		n = roles(20, 24, a)
+		rule("team-leads-no-payroll", "Team leads do not read payroll.",
+			n, a, "deny", "read", "files = payroll*, */salaries/*")
+		n = roles(38, 42, a)
+		rule("records-hold-no-delete", "Clients 09xxx are under a litigation hold.",
+			n, a, "deny", "delete", "scope = clients:client-09[0-9]*")
+		rule("records-evening", "The records office reads until 20:00 on weekdays.",
+			n, a, "allow", "list, read", "days = mon-fri\nhours = 18:00-20:00")
+		n = roles(25, 32, a)
+		rule("portfolio-contracts", "Portfolio managers read contracts of 05xxx clients.",
+			n, a, "allow", "read", "files = *[Cc]ontract*\nscope = clients:client-05*")
+		n = roles(33, 37, a)
+		rule("legal-no-drafts-weekend", "Drafts are not read at weekends.",
+			n, a, "deny", "read", "files = *draft*\ndays = sat-sun")
+	}'
+}
+
+# pol_mount NAME: mount the case's vault under policy NAME. The daemon runs
+# in the foreground (-f) as our child, so its pid is known: it is waited
+# for after each unmount, and the next mount of the vault never meets it.
+pol_mount() {
+	local mp=$PC/mnt i
+	printf '== mount, policy %s\n' "$1" >>"$DATA/logs/policy.log"
+	remember_mount "$mp"
+	"$DOSSIERFS" "$PC/vault" "$mp" -f --passphrase-file "$PASSFILE" \
+		-o "policy=${POL_DIR[$1]}" </dev/null >>"$DATA/logs/policy.log" 2>&1 &
+	POL_PID=$!
+	DAEMONS+=("$POL_PID")
+	for ((i = 0; i < 240; i++)); do
+		mountpoint -q "$mp" && return 0
+		kill -0 "$POL_PID" 2>/dev/null || break
+		sleep 0.25
+	done
+	log "policy: cannot mount the vault under the $1 policy; $DATA/logs/policy.log says:"
+	tail -n 5 "$DATA/logs/policy.log" >&2
+	pol_unmount
+	return 1
+}
+
+pol_unmount() {
+	local pid
+	unmount_one "$PC/mnt"
+	[[ -n $POL_PID ]] || return 0
+	stop_daemon "$POL_PID"
+	for pid in "${!DAEMONS[@]}"; do
+		[[ ${DAEMONS[pid]} != "$POL_PID" ]] || unset 'DAEMONS[pid]'
+	done
+	POL_PID=""
+}
+
+# pol_prepare: the vault, both policies (checked), and under the example
+# policy the test client folder with POL_FILES small files.
+pol_prepare() {
+	local c i
+	PC=$DATA/policy-case
+	POL_DIR[example]=$PC/policy-example
+	POL_DIR[large]=$PC/policy-large
+	mkdir -p "$PC/mnt" || return 1
+	write_example_policy "${POL_DIR[example]}" && check_policy "${POL_DIR[example]}" policy &&
+		write_large_policy "${POL_DIR[large]}" && check_policy "${POL_DIR[large]}" policy || return 1
+	for i in example large; do
+		POL_SHAPE[$i]=$(cat "${POL_DIR[$i]}"/*.ini | awk '
+			/^\[role /   { r++ } /^\[rule /   { u++ }
+			/^\[client / { c++ } /^\[team /   { t++ }
+			END { printf "%d roles, %d rules, %d clients, %d teams", r, u, c, t }')
+	done
+	init_vault "$PC/vault" policy || return 1
+	pol_mount example || return 1
+	c=$PC/mnt/$POL_CLIENT
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	if ! run_limited 300 bash -c 'mkdir "$1" || exit 1
+		for ((i = 0; i < $2; i++)); do
+			printf "file %05d of the benchmark client\n" "$i" >"$(printf "%s/f%05d" "$1" "$i")" || exit 1
+		done' _ "$c" "$POL_FILES"; then
+		log "policy: cannot create $POL_FILES files in $c under the example policy"
+		pol_unmount
+		return 1
+	fi
+	pol_unmount
+}
+
+# pol_measure NAME: one mount under policy NAME; sets VALUE to the
+# open+close rate and CPU to the daemon's CPU microseconds per open.
+CPU=""
+pol_measure() {
+	local name=$1 c=$PC/mnt/$POL_CLIENT out=$DATA/policy.out by rc=0
+	pol_mount "$name" || return 1
+	# The policy must be in force: the large one gives no write here.
+	if [[ $name == large ]] && (: >>"$c/f00000") 2>/dev/null; then
+		log "policy: the large policy lets $BENCH_USER write $c/f00000: is it enforced?"
+		rc=1
+	fi
+	if [[ $rc -eq 0 && -z ${POL_BY[$name]:-} ]]; then
+		by=$("$DOSSIERCTL" policy explain --policy "${POL_DIR[$name]}" \
+			"$BENCH_USER" "$c/f00000" read 2>/dev/null | tail -n 1) || true
+		POL_BY[$name]=${by:-unknown}
+		printf '== explain, policy %s: %s\n' "$name" "$by" >>"$DATA/logs/policy.log"
+	fi
+	if [[ $rc -eq 0 ]]; then
+		run_limited "$PHASE_TIMEOUT" "$PYTHON" -c "$POL_LOOP" "$c" "$POL_FILES" \
+			"$POL_OPENS" "$POL_PID" >"$out" || rc=1
+	fi
+	pol_unmount
+	[[ $rc -eq 0 ]] || return 1
+	read -r VALUE CPU <"$out" || true
+	[[ $VALUE =~ ^[0-9]+(\.[0-9]+)?$ && $CPU =~ ^[0-9]+(\.[0-9]+)?$ ]] || {
+		log "policy: the open loop printed '$(head -c 200 "$out")'"
+		return 1
+	}
+}
+
+# pol_run R NAME: measurement R under policy NAME, into VAL and the CSV.
+pol_run() {
+	local of=$RUNS
+	[[ $2 != example ]] || of=$((RUNS + 1))
+	VALUE=NA
+	if pol_measure "$2"; then
+		log "policy $2, $1/$of: $VALUE opens/s, daemon CPU $CPU us/open"
+	else
+		log "policy $2, $1/$of: FAILED"
+		VALUE=NA
+		CPU=NA
+		FAILURES=$((FAILURES + 1))
+	fi
+	VAL["$1|policy-$2|dossierfs"]=$VALUE
+	VAL["$1|policy-$2-cpu|dossierfs"]=$CPU
+	printf '%d,policy-%s,dossierfs,%s,opens/s\n' "$1" "$2" "$VALUE" >>"$CSV"
+	printf '%d,policy-%s-cpu,dossierfs,%s,daemon-us/open\n' "$1" "$2" "$CPU" >>"$CSV"
+}
+
+# pol_ratio R SUFFIX: large R / the mean of example R and R + 1 (one that
+# failed left out), for the values policy-NAME-SUFFIX; NA if none.
+pol_ratio() {
+	awk -v l="${VAL["$1|policy-large$2|dossierfs"]}" \
+		-v a="${VAL["$1|policy-example$2|dossierfs"]}" \
+		-v b="${VAL["$(($1 + 1))|policy-example$2|dossierfs"]}" 'BEGIN {
+			n = (a != "NA") + (b != "NA")
+			if (l == "NA" || n == 0 || a + b == 0) { print "NA"; exit }
+			printf "%.6f\n", l / (((a != "NA") ? a : 0) + ((b != "NA") ? b : 0)) * n
+		}'
+}
+
+# run_policy_case: example, large, example, large, ..., example: RUNS
+# large measurements, each between two example ones, and RUNS + 1 example
+# ones. The ratio of repetition R is large R over the mean of example R
+# and example R + 1 (the one that failed left out), so that a steady drift
+# of the machine does not favour the policy measured first.
+run_policy_case() {
+	local r ratio
+	PYTHON=$(command -v python3) || true
+	[[ ! -x /usr/bin/python3 ]] || PYTHON=/usr/bin/python3
+	if [[ -z $PYTHON ]]; then
+		POL_FAILED="python3 not found (it runs the open+close loop)"
+		FAILURES=$((FAILURES + 1))
+		return 0
+	fi
+	log "policy: generating and checking the policies, preparing the vault"
+	if ! pol_prepare; then
+		POL_FAILED="setup failed; see the messages above and $DATA/logs/policy.log"
+		FAILURES=$((FAILURES + 1))
+		return 0
+	fi
+	pol_run 1 example
+	for ((r = 1; r <= RUNS; r++)); do
+		pol_run "$r" large
+		pol_run "$((r + 1))" example
+		ratio=$(pol_ratio "$r" "")
+		VAL["$r|policy-ratio|dossierfs"]=$ratio
+		printf '%d,policy-ratio,dossierfs,%s,large/example\n' "$r" "$ratio" >>"$CSV"
+		ratio=$(pol_ratio "$r" -cpu)
+		VAL["$r|policy-ratio-cpu|dossierfs"]=$ratio
+		printf '%d,policy-ratio-cpu,dossierfs,%s,large/example\n' "$r" "$ratio" >>"$CSV"
+	done
+}
+
+# ---------------------------------------------------------------------------
 # Tools: install a missing peer only if command -v fails.
 
 ensure_tools() {
@@ -529,9 +1133,38 @@ version_of() {
 	securefs) # Debian's build reports no version of its own
 		dpkg-query -W -f 'securefs ${Version}' securefs 2>/dev/null ||
 			securefs version 2>&1 | head -n 1 ;;
-	dossierfs) git -C "$SCRIPT_DIR/.." log -1 --format='dossierfs %h %cs' 2>/dev/null ||
-		echo "dossierfs (no commit)" ;;
+	dossierfs) printf '%s' "$DOSSIERFS_VERSION" ;;
 	esac
+}
+
+# The dossierfs commit, and whether the work tree differs from it.
+DOSSIERFS_VERSION=""
+dossierfs_version() {
+	local top=$SCRIPT_DIR/.. v
+	v=$(git -C "$top" log -1 --format='dossierfs %h %cs' 2>/dev/null) || v="dossierfs (no commit)"
+	[[ -z $(git -C "$top" status --porcelain -- src include Makefile 2>/dev/null) ]] ||
+		v+=" + uncommitted changes"
+	printf '%s' "$v"
+}
+
+# snapshot_binaries: run copies of the dossierfs binaries, so that a
+# rebuild in src/ during the benchmark changes nothing in it.
+snapshot_binaries() {
+	local rc=0
+	DOSSIERFS_VERSION=$(dossierfs_version)
+	[[ " ${TARGETS[*]} " == *" dossierfs "* && -x $DOSSIERFS && -x $DOSSIERCTL ]] || return 0
+	if ! { mkdir -p "$DATA/bin" && cp -- "$DOSSIERFS" "$DATA/bin/dossierfs" &&
+		cp -- "$DOSSIERCTL" "$DATA/bin/dossierctl"; }; then
+		die "cannot copy the dossierfs binaries to $DATA/bin"
+	fi
+	"$DATA/bin/dossierctl" >/dev/null 2>&1 || rc=$?
+	if [[ $rc -eq 126 ]]; then
+		log "cannot run binaries in $DATA (noexec?); using $DOSSIERFS as it is"
+		return 0
+	fi
+	DOSSIERFS_VERSION+=", binaries copied at start"
+	DOSSIERFS=$DATA/bin/dossierfs
+	DOSSIERCTL=$DATA/bin/dossierctl
 }
 
 # ---------------------------------------------------------------------------
@@ -566,14 +1199,23 @@ REPORT=$WORKDIR/results.md
 mkdir -p "$DATA/logs"
 [[ $(stat -f -c %T "$WORKDIR") != tmpfs ]] || log "warning: $WORKDIR is on tmpfs, not a disk"
 
-# Space: every target holds the seq file at once, plus trees and the tarball.
+# Space: every target holds the seq file at once, plus trees and the tarball;
+# the policy case needs a few MiB.
 TARBALL=$DATA/include.tar
-tar -C /usr -cf "$TARBALL" include
-TAR_ENTRIES=$(tar -tf "$TARBALL" | wc -l)
-tar_mib=$(($(file_size "$TARBALL") / 1048576 + 1))
-need_mib=$((${#TARGETS[@]} * (SIZE_MIB + FIO_MIB + 2 * tar_mib) + tar_mib))
+TAR_ENTRIES=0
+tar_mib=0
+if [[ -n ${WANT[untar]:-} ]]; then
+	tar -C /usr -cf "$TARBALL" include
+	TAR_ENTRIES=$(tar -tf "$TARBALL" | wc -l)
+	tar_mib=$(($(file_size "$TARBALL") / 1048576 + 1))
+fi
+need_mib=64
+[[ ${#WORKLOADS[@]} -eq 0 ]] ||
+	need_mib=$((${#TARGETS[@]} * (SIZE_MIB + FIO_MIB + 2 * tar_mib) + tar_mib + need_mib))
 free_mib=$(($(df -Pk "$WORKDIR" | awk 'NR == 2 { print $4 }') / 1024))
 [[ $free_mib -ge $need_mib ]] || die "need about $need_mib MiB free in $WORKDIR, have $free_mib"
+
+snapshot_binaries
 
 PASSFILE=$DATA/passphrase
 PASS=$(head -c 18 /dev/urandom | base64)
@@ -582,15 +1224,18 @@ PASS=$(head -c 18 /dev/urandom | base64)
 	printf '%s\n' "$PASS" >"$PASSFILE"
 )
 
+# The workloads' targets (none if only the policy case runs).
 ACTIVE=()
-for t in "${TARGETS[@]}"; do
-	if setup_target "$t"; then
-		ACTIVE+=("$t")
-	else
-		log "$t: SKIPPED: ${SKIPPED[$t]}"
-	fi
-done
-[[ ${#ACTIVE[@]} -gt 0 ]] || die "no target could be set up"
+if [[ ${#WORKLOADS[@]} -gt 0 ]]; then
+	for t in "${TARGETS[@]}"; do
+		if setup_target "$t"; then
+			ACTIVE+=("$t")
+		else
+			log "$t: SKIPPED: ${SKIPPED[$t]}"
+		fi
+	done
+	[[ ${#ACTIVE[@]} -gt 0 ]] || die "no target could be set up"
+fi
 
 printf 'run,workload,target,value,unit\n' >"$CSV"
 declare -A VAL=()  # "run|workload|target" -> value or NA
@@ -626,6 +1271,15 @@ for ((r = 1; r <= RUNS; r++)); do
 	done
 done
 
+if [[ $POLICY_CASE -eq 1 ]]; then
+	if [[ -x $DOSSIERFS && -x $DOSSIERCTL ]]; then
+		run_policy_case
+	else
+		POL_FAILED="binaries not found: $DOSSIERFS, $DOSSIERCTL"
+		FAILURES=$((FAILURES + 1))
+	fi
+fi
+
 # ---------------------------------------------------------------------------
 # Report.
 
@@ -657,6 +1311,18 @@ fmt_ratio() {
 	awk -v v="$1" 'BEGIN { if (v == "NA") print "n/a"; else printf "%.2f\n", v }'
 }
 
+fmt_rate() { # opens/s
+	awk -v v="$1" 'BEGIN { if (v == "NA") print "fail"; else printf "%.0f\n", v }'
+}
+
+fmt_ratio3() {
+	awk -v v="$1" 'BEGIN { if (v == "NA") print "n/a"; else printf "%.3f\n", v }'
+}
+
+fmt_cpu() { # microseconds
+	awk -v v="$1" 'BEGIN { if (v == "NA") print "fail"; else printf "%.1f\n", v }'
+}
+
 # best_peer RUN WORKLOAD BETTER: the best gocryptfs/securefs value of one run.
 best_peer() {
 	local p v best=NA
@@ -672,26 +1338,9 @@ best_peer() {
 	printf '%s' "$best"
 }
 
-report() {
-	local w wid label unit better t r row v cpu mem
+report_workloads() {
+	local w wid label unit better t r row
 	local -a vals
-	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-	mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-	echo "# dossierfs benchmark"
-	echo
-	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-	echo "- kernel: $(uname -sr)"
-	echo "- CPU: ${cpu:-unknown}, $(nproc) cores; RAM $mem"
-	echo "- RUNS: $RUNS (median reported); SIZE: $SIZE_MIB MiB"
-	echo "- workdir: $WORKDIR"
-	echo "- untar tree: /usr/include, $TAR_ENTRIES entries, ${tar_mib} MiB; fio: ${FIO_MIB} MiB file, ${FIO_RUNTIME} s per job"
-	for t in "${ACTIVE[@]}"; do
-		echo "- $t: $(version_of "$t")"
-	done
-	for t in "${TARGETS[@]}"; do
-		[[ -n ${SKIPPED[$t]:-} ]] && echo "- **$t skipped**: ${SKIPPED[$t]}"
-	done
-	echo
 	echo "## Medians"
 	echo
 	row="| workload | unit |"
@@ -753,6 +1402,88 @@ report() {
 	echo "targets read from the backing page cache: compare FUSE targets with each"
 	echo "other on the randread row, not with native. 'fail' = no successful run."
 	echo
+}
+
+# report_policy: the policy case's medians, per-repetition figures and ratio.
+report_policy() {
+	local name r n v row med
+	local -a vals cpus
+	echo "## Policy decision cost (dossierfs)"
+	echo
+	if [[ -n $POL_FAILED ]]; then
+		echo "**Not measured**: $POL_FAILED"
+		echo
+		return 0
+	fi
+	echo "open(O_RDONLY)+close of $POL_FILES existing files in client folder"
+	echo "$POL_CLIENT as $BENCH_USER, by full path, $POL_OPENS pairs per measurement"
+	echo "after one untimed pass; one mount per measurement, same vault, policies"
+	echo "alternated: example, large, example, ..., example ($RUNS large, $((RUNS + 1))"
+	echo "example). Daemon CPU: user + system time of all its threads per open."
+	echo
+	echo "| policy | shape | opens/s (median) | per mount | daemon CPU us/open (median) | per mount | decided by |"
+	echo "|---|---|---:|---|---:|---|---|"
+	for name in "${POL_NAMES[@]}"; do
+		vals=()
+		cpus=()
+		n=$RUNS
+		[[ $name != example ]] || n=$((RUNS + 1))
+		for ((r = 1; r <= n; r++)); do
+			vals+=("${VAL["$r|policy-$name|dossierfs"]:-NA}")
+			cpus+=("${VAL["$r|policy-$name-cpu|dossierfs"]:-NA}")
+		done
+		row="| $name | ${POL_SHAPE[$name]:-?} | $(fmt_rate "$(median "${vals[@]}")") |"
+		for v in "${vals[@]}"; do row+=" $(fmt_rate "$v")"; done
+		row+=" | $(fmt_cpu "$(median "${cpus[@]}")") |"
+		for v in "${cpus[@]}"; do row+=" $(fmt_cpu "$v")"; done
+		echo "$row | ${POL_BY[$name]:-?} |"
+	done
+	echo
+	echo "Ratio of repetition R: large R / the mean of example R and R + 1."
+	echo
+	for n in "" -cpu; do
+		vals=()
+		for ((r = 1; r <= RUNS; r++)); do vals+=("${VAL["$r|policy-ratio$n|dossierfs"]:-NA}"); done
+		med=$(median "${vals[@]}")
+		if [[ -z $n ]]; then
+			row="- opens/s, large / example: **$(fmt_ratio3 "$med")**"
+		else
+			row="- daemon CPU per open, large / example: **$(fmt_ratio3 "$med")**"
+		fi
+		row+=" (median of $RUNS; per repetition:"
+		for v in "${vals[@]}"; do row+=" $(fmt_ratio3 "$v")"; done
+		row+=")"
+		[[ -n $n ]] || row+=$(awk -v v="$med" 'BEGIN {
+			printf "; bar: >= 1/1.2 = 0.833 (within 1.2x): "
+			print (v == "NA" ? "n/a" : v * 1.2 >= 1 ? "**met**" : "**NOT met**") }')
+		echo "$row"
+	done
+	echo
+}
+
+report() {
+	local t cpu mem
+	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+	mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+	echo "# dossierfs benchmark"
+	echo
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+	echo "- kernel: $(uname -sr)"
+	echo "- CPU: ${cpu:-unknown}, $(nproc) cores; RAM $mem"
+	echo "- RUNS: $RUNS (median reported); SIZE: $SIZE_MIB MiB; phases: $PHASE_LIST"
+	echo "- workdir: $WORKDIR"
+	[[ ${#WORKLOADS[@]} -eq 0 ]] ||
+		echo "- untar tree: /usr/include, $TAR_ENTRIES entries, ${tar_mib} MiB; fio: ${FIO_MIB} MiB file, ${FIO_RUNTIME} s per job"
+	for t in "${ACTIVE[@]}"; do
+		echo "- $t: $(version_of "$t")"
+	done
+	for t in "${TARGETS[@]}"; do
+		[[ -n ${SKIPPED[$t]:-} ]] && echo "- **$t skipped**: ${SKIPPED[$t]}"
+	done
+	[[ $POLICY_CASE -eq 0 || ${#ACTIVE[@]} -gt 0 ]] || echo "- dossierfs: $(version_of dossierfs)"
+	echo
+	[[ ${#WORKLOADS[@]} -eq 0 ]] || report_workloads
+	[[ $POLICY_CASE -eq 0 ]] || report_policy
 	echo "Raw per-run numbers: $CSV"
 	echo "Wall time: $(awk -v a="$START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s; failed phases: $FAILURES"
 }

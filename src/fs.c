@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <sodium.h>
 
+#include "aclview.h"
 #include "fs.h"
 #include "fsio.h"
 #include "guard.h"
@@ -640,8 +641,36 @@ out:
 	return got;
 }
 
+/*
+ * Whether the caller may list every folder on the way to pl inside its
+ * client, the client folder included. The kernel's name cache is shared
+ * by all users, so a path walk may not have asked for each of them.
+ */
+static bool on_the_way(fuse_req_t req, const struct place *pl)
+{
+	struct place up = *pl;
+	char *slash;
+
+	if (pl->root)
+		return true;
+	for (;;) {
+		slash = strrchr(up.path, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		else if (up.path[0] != '\0')
+			up.path[0] = '\0';
+		else
+			return true;
+		if (grants(req, &up, POL_LIST) != POL_LIST)
+			return false;
+		if (up.path[0] == '\0')
+			return true;
+	}
+}
+
 /* 0 if the caller has every permission of want on i (or its entry
- * child), else -EACCES (or the error of finding the place). */
+ * child) and may list the folders on the way there, else -EACCES (or
+ * the error of finding the place). */
 static int allow(fuse_req_t req, struct inode *i, const char *child,
                  unsigned want)
 {
@@ -650,7 +679,9 @@ static int allow(fuse_req_t req, struct inode *i, const char *child,
 
 	if ((rc = place_of(fs_of(req), i, child, &pl)) != 0)
 		return rc == -ENOENT ? -EACCES : rc;
-	return grants(req, &pl, want) == want ? 0 : -EACCES;
+	if (grants(req, &pl, want) != want || !on_the_way(req, &pl))
+		return -EACCES;
+	return 0;
 }
 
 /* The permissions of a moved or linked object that must not widen: what
@@ -1145,15 +1176,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t n, struct stat *a,
 	unsigned want = 0;
 
 	/* Changing a file needs write; giving a client folder another
-	 * owner changes who its client belongs to and needs admin. */
-	if (valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
-	             FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE |
+	 * owner changes who its client belongs to: that needs admin. */
+	if (valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE |
 	             FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 	             FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))
 		want |= POL_WRITE;
-	if ((valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
-	    i->kind == IK_CLIENT)
-		want |= POL_ADMIN;
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		want |= i->kind == IK_CLIENT ? POL_ADMIN : POL_WRITE;
 	if (want && (rc = allow(req, i, NULL, want)) != 0)
 		goto out;
 	if (valid & FUSE_SET_ATTR_MODE) {
@@ -1439,7 +1468,8 @@ static int link_allowed(fuse_req_t req, struct inode *i, struct inode *d,
 	    (rc = place_of(fs_of(req), d, newname, &to)) != 0)
 		return rc == -ENOENT ? -EACCES : rc;
 	if (grants(req, &from, POL_READ) != POL_READ ||
-	    grants(req, &to, POL_CREATE) != POL_CREATE)
+	    grants(req, &to, POL_CREATE) != POL_CREATE ||
+	    !on_the_way(req, &from) || !on_the_way(req, &to))
 		return -EACCES;
 	return no_widening(req, &from, &to);
 }
@@ -1671,6 +1701,8 @@ static int rename_allowed(fuse_req_t req, struct inode *d, const char *name,
 	if ((rc = place_of(fs, d, name, &from)) != 0 ||
 	    (rc = place_of(fs, nd, newname, &to)) != 0)
 		return rc == -ENOENT ? -EACCES : rc;
+	if (!on_the_way(req, &from) || !on_the_way(req, &to))
+		return -EACCES;
 	if (d->kind == IK_ROOT)
 		return grants(req, &from, POL_RENAME) == POL_RENAME &&
 		       grants(req, &to, POL_REGISTER) == POL_REGISTER
@@ -2018,35 +2050,190 @@ static int xattr_stored(struct inode *i, const char *name, char *out)
 	return 0;
 }
 
-/*
- * ACLs are a view of the policy (getfacl); access is changed in the
- * policy files, never through setfacl. An ACL with named users or groups
- * is refused with EPERM. One with only the owner, group and other
- * entries says no more than the mode: it is "not supported", as on a
- * filesystem without ACLs, so that cp -a and friends fall back to chmod.
- * value is NULL for a removal.
- */
-static int xattr_acl(const char *name, const char *value, size_t size)
+/* ACL entry tags (the Linux xattr format of acl(5)). */
+enum { ACL_TAG_USER_OBJ = 0x01, ACL_TAG_USER = 0x02, ACL_TAG_GROUP_OBJ = 0x04,
+       ACL_TAG_GROUP = 0x08, ACL_TAG_MASK = 0x10, ACL_TAG_OTHER = 0x20 };
+
+static unsigned acl_tag(const unsigned char *e)
 {
-	bool access = strcmp(name, XATTR_ACL_ACCESS) == 0;
-	size_t k;
+	return e[0] | (unsigned)e[1] << 8;
+}
 
-	if (!access && strcmp(name, XATTR_ACL_DEFAULT) != 0)
-		return 0;
-	if (value == NULL)
-		return access ? -EPERM : -ENODATA;
-	for (k = 4; k + 8 <= size; k += 8) {
-		unsigned tag = (unsigned char)value[k] |
-		               (unsigned)(unsigned char)value[k + 1] << 8;
+/* Whether v (n bytes) is a well-formed ACL value of version 2. */
+static bool acl_valid(const unsigned char *v, size_t n)
+{
+	return n >= 4 && (n - 4) % 8 == 0 && v[0] == 2 && !v[1] && !v[2] &&
+	       !v[3];
+}
 
-		if (tag != 0x01 && tag != 0x04 && tag != 0x20)
-			break;
+/* Whether the named entries (users and groups) of two ACL values are the
+ * same, in the same (canonical) order. */
+static bool acl_same_named(const unsigned char *a, size_t na,
+                           const unsigned char *b, size_t nb)
+{
+	size_t i = 4, j = 4;
+
+	for (;;) {
+		while (i < na && acl_tag(a + i) != ACL_TAG_USER &&
+		       acl_tag(a + i) != ACL_TAG_GROUP)
+			i += 8;
+		while (j < nb && acl_tag(b + j) != ACL_TAG_USER &&
+		       acl_tag(b + j) != ACL_TAG_GROUP)
+			j += 8;
+		if (i >= na || j >= nb)
+			return i >= na && j >= nb;
+		if (memcmp(a + i, b + j, 8) != 0)
+			return false;
+		i += 8;
+		j += 8;
 	}
-	if (size >= 4 && k == size)
+}
+
+/* The mode bits an ACL value gives: owner, group and other entries. The
+ * mask is not the group class here: in the policy's view it only covers
+ * the named entries, which the mode does not hold. */
+static mode_t acl_mode(const unsigned char *v, size_t n)
+{
+	unsigned u = 0, g = 0, o = 0;
+
+	for (size_t k = 4; k + 8 <= n; k += 8) {
+		unsigned perm = v[k + 2] & 7;
+
+		switch (acl_tag(v + k)) {
+		case ACL_TAG_USER_OBJ: u = perm; break;
+		case ACL_TAG_GROUP_OBJ: g = perm; break;
+		case ACL_TAG_OTHER: o = perm; break;
+		}
+	}
+	return (mode_t)(u << 6 | g << 3 | o);
+}
+
+/*
+ * The ACL that shows who the policy in force lets into i (aclview.h),
+ * into *out (malloc'ed); for display only, the kernel does not enforce
+ * it. Returns its length or -errno.
+ */
+static ssize_t acl_value(fuse_req_t req, struct inode *i, unsigned char **out)
+{
+	struct fs *fs = fs_of(req);
+	struct guard *g = fs->guard;
+	const struct caller *c = NULL, *o = NULL;
+	const struct aclview_subjects *sj = NULL;
+	struct aclview_target t;
+	struct place pl;
+	struct stat st;
+	ssize_t n;
+	int rc;
+
+	*out = NULL;
+	if (i->kind == IK_ROOT || S_ISLNK(i->type))
+		return -ENODATA;
+	if ((rc = place_of(fs, i, NULL, &pl)) != 0)
+		return rc == -ENOENT ? -ENODATA : rc;
+	if (grants(req, &pl, POL_LIST) != POL_LIST || !on_the_way(req, &pl))
+		return -EACCES;
+	if (fstatat(i->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		return -errno;
+	c = guard_caller(g, fuse_req_ctx(req)->uid);
+	if (c == NULL || (sj = guard_subjects(g, c)) == NULL) {
+		n = -EIO;
+		goto out;
+	}
+	o = pl.has_owner ? guard_caller(g, pl.owner) : NULL;
+	t.client = pl.client;
+	t.client_owner = o != NULL ? o->user : NULL;
+	t.path = pl.path;
+	t.mode = st.st_mode;
+	t.uid = st.st_uid;
+	t.when = now_tm();
+	n = aclview_build(c->policy, sj, &t, NULL, 0);
+	if (n >= 0 && (*out = malloc((size_t)n)) == NULL)
+		n = -ENOMEM;
+	if (n >= 0)
+		n = aclview_build(c->policy, sj, &t, *out, (size_t)n);
+	if (n < 0) {
+		free(*out);
+		*out = NULL;
+	}
+out:
+	guard_subjects_put(g, sj);
+	guard_caller_put(g, o);
+	guard_caller_put(g, c);
+	return n;
+}
+
+/* getfacl. Replies and returns 0, or returns an error to reply. */
+static int acl_view(fuse_req_t req, struct inode *i, size_t size)
+{
+	unsigned char *v;
+	ssize_t n = acl_value(req, i, &v);
+
+	if (n >= 0 && size > 0 && (size_t)n > size)
+		n = -ERANGE;
+	if (n >= 0 && size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else if (n >= 0)
+		fuse_reply_buf(req, (const char *)v, (size_t)n);
+	free(v);
+	return n < 0 ? (int)n : 0;
+}
+
+/*
+ * setfacl and the ACL copy of cp -a. Who may access client files is set
+ * in the policy files, never by ACLs, so:
+ * - an ACL with only the owner, group and other entries says no more
+ *   than the mode: "not supported", as on a filesystem without ACLs, so
+ *   that callers fall back to chmod;
+ * - one whose named entries are exactly the policy's view of i (cp -a
+ *   copying a file of the mount) is accepted for its mode bits, as a
+ *   chmod by the owner;
+ * - anything else is refused with EPERM, and the log says why.
+ * Default ACLs (of directories) are never set. Returns 0 or -errno.
+ */
+static int acl_set(fuse_req_t req, struct inode *i, const char *name,
+                   const unsigned char *v, size_t size)
+{
+	unsigned char *view = NULL;
+	bool minimal = true;
+	struct stat st;
+	char path[64];
+	ssize_t n;
+	int rc = -EPERM;
+
+	if (!acl_valid(v, size))
+		return -EINVAL;
+	for (size_t k = 4; k < size; k += 8)
+		if (acl_tag(v + k) == ACL_TAG_USER ||
+		    acl_tag(v + k) == ACL_TAG_GROUP)
+			minimal = false;
+	if (minimal)
 		return -EOPNOTSUPP;
+	if (strcmp(name, XATTR_ACL_ACCESS) == 0 &&
+	    (n = acl_value(req, i, &view)) >= 0 &&
+	    acl_same_named(v, size, view, (size_t)n)) {
+		if (fstatat(i->fd, "", &st, AT_EMPTY_PATH) != 0)
+			rc = -errno;
+		else if (fuse_req_ctx(req)->uid != 0 &&
+		         fuse_req_ctx(req)->uid != st.st_uid)
+			rc = -EPERM;
+		else if ((rc = allow(req, i, NULL, POL_WRITE)) == 0) {
+			procpath(i->fd, path);
+			rc = chmod(path, (st.st_mode & 07000) |
+			           acl_mode(v, size)) ? -errno : 0;
+		}
+		free(view);
+		return rc;
+	}
+	free(view);
 	syslog(LOG_NOTICE, "setfacl refused: who may access client files is "
 	       "set in the role policy files, not by ACLs");
 	return -EPERM;
+}
+
+static bool is_acl(const char *name)
+{
+	return strcmp(name, XATTR_ACL_ACCESS) == 0 ||
+	       strcmp(name, XATTR_ACL_DEFAULT) == 0;
 }
 
 static void op_setxattr(fuse_req_t req, fuse_ino_t n, const char *name,
@@ -2057,8 +2244,11 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t n, const char *name,
 	unsigned char *sealed = NULL;
 	int rc;
 
-	if ((rc = xattr_acl(name, value, size)) != 0 ||
-	    (rc = allow(req, i, NULL, POL_WRITE)) != 0 ||
+	if (is_acl(name)) {
+		rc = acl_set(req, i, name, (const unsigned char *)value, size);
+		goto out;
+	}
+	if ((rc = allow(req, i, NULL, POL_WRITE)) != 0 ||
 	    (rc = xattr_stored(i, name, stored)) != 0)
 		goto out;
 	if (S_ISLNK(i->type)) {
@@ -2093,6 +2283,11 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t n, const char *name,
 	ssize_t len;
 	int rc;
 
+	if (strcmp(name, XATTR_ACL_ACCESS) == 0) {
+		if ((rc = acl_view(req, i, size)) == 0)
+			rc = 1;
+		goto out;
+	}
 	if ((rc = xattr_stored(i, name, stored)) != 0) {
 		rc = rc == -EOPNOTSUPP ? -ENODATA : rc;
 		goto out;
@@ -2197,10 +2392,12 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t n, const char *name)
 {
 	struct inode *i = ino_of(req, n);
 	char stored[XATTR_NAME_MAX + 1], path[64];
-	int rc;
+	int rc = 0;
 
-	if ((rc = xattr_acl(name, NULL, 0)) == 0 &&
-	    (rc = allow(req, i, NULL, POL_WRITE)) == 0 &&
+	/* Removing the view would say "no policy here": refused. */
+	if (is_acl(name))
+		rc = strcmp(name, XATTR_ACL_ACCESS) == 0 ? -EPERM : -ENODATA;
+	if (rc == 0 && (rc = allow(req, i, NULL, POL_WRITE)) == 0 &&
 	    (rc = xattr_stored(i, name, stored)) == 0) {
 		procpath(i->fd, path);
 		if (S_ISLNK(i->type))

@@ -7,6 +7,8 @@
  * cached by uid; an entry is rebuilt when it is older than the TTL or was
  * built under an older snapshot, so a reload reaches every caller at once.
  * g->mu guards the snapshot pointer, every reference count and the cache.
+ * A snapshot also keeps the subjects of the ACL view, rebuilt now and
+ * then; whoever uses one holds a caller, and so the snapshot, meanwhile.
  */
 #include <errno.h>
 #include <grp.h>
@@ -32,10 +34,20 @@
 #define QUIET_MS     50          /* an edit is a burst of events */
 #define MAX_MESSAGES 16          /* kept for the status file */
 
+/* Subjects of the ACL view: one reference for being the snapshot's
+ * current set, one per user. */
+struct subjects {
+	struct aclview_subjects *s;
+	unsigned long refs;
+	time_t expires;            /* monotonic seconds */
+	struct subjects *next;     /* all sets of the guard, for the put */
+};
+
 struct snap {
 	struct policy *p;
 	unsigned long refs;
 	time_t loaded;
+	struct subjects *subj;     /* current set, or NULL */
 };
 
 struct entry {
@@ -55,6 +67,7 @@ struct guard {
 	pthread_mutex_t mu;
 	struct snap *cur;                /* under mu */
 	struct entry *cache[CACHE_SIZE]; /* under mu */
+	struct subjects *subjs;          /* under mu: every set in use */
 	int efd;                         /* eventfd: kick and stop */
 	int stop;                        /* under mu */
 	pthread_t thread;
@@ -75,11 +88,27 @@ static time_t mono_now(void)
 
 /* ---- snapshots -------------------------------------------------------- */
 
+static void subjects_put_locked(struct guard *g, struct subjects *sj)
+{
+	struct subjects **pp;
+
+	if (--sj->refs > 0)
+		return;
+	for (pp = &g->subjs; *pp; pp = &(*pp)->next)
+		if (*pp == sj) {
+			*pp = sj->next;
+			break;
+		}
+	aclview_subjects_free(sj->s);
+	free(sj);
+}
+
 static void snap_put_locked(struct guard *g, struct snap *s)
 {
-	(void)g;
 	if (--s->refs > 0)
 		return;
+	if (s->subj != NULL)
+		subjects_put_locked(g, s->subj);
 	policy_free(s->p);
 	free(s);
 }
@@ -365,6 +394,11 @@ static void entry_free(struct entry *e)
 	free(e);
 }
 
+static struct entry *entry_of(const struct caller *c)
+{
+	return (struct entry *)((char *)c - offsetof(struct entry, pub));
+}
+
 /* Drops one reference; call with g->mu held. */
 static void entry_put_locked(struct guard *g, struct entry *e)
 {
@@ -478,9 +512,59 @@ void guard_caller_put(struct guard *g, const struct caller *c)
 
 	if (c == NULL)
 		return;
-	e = (struct entry *)((char *)c - offsetof(struct entry, pub));
+	e = entry_of(c);
 	pthread_mutex_lock(&g->mu);
 	entry_put_locked(g, e);
+	pthread_mutex_unlock(&g->mu);
+}
+
+const struct aclview_subjects *guard_subjects(struct guard *g,
+                                              const struct caller *c)
+{
+	struct snap *s = entry_of(c)->snap;
+	struct subjects *sj;
+
+	pthread_mutex_lock(&g->mu);
+	sj = s->subj;
+	if (sj != NULL && mono_now() < sj->expires) {
+		sj->refs++;
+		pthread_mutex_unlock(&g->mu);
+		return sj->s;
+	}
+	pthread_mutex_unlock(&g->mu);
+
+	/* The caller holds the snapshot; build without the lock. */
+	sj = calloc(1, sizeof(*sj));
+	if (sj == NULL)
+		return NULL;
+	if (aclview_subjects_new(s->p, &sj->s) != 0) {
+		free(sj);
+		return NULL;
+	}
+	sj->expires = mono_now() + GUARD_ACL_TTL;
+	sj->refs = 2;               /* the snapshot's and ours */
+	pthread_mutex_lock(&g->mu);
+	sj->next = g->subjs;
+	g->subjs = sj;
+	if (s->subj != NULL)
+		subjects_put_locked(g, s->subj);
+	s->subj = sj;
+	pthread_mutex_unlock(&g->mu);
+	return sj->s;
+}
+
+void guard_subjects_put(struct guard *g, const struct aclview_subjects *s)
+{
+	struct subjects *sj;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&g->mu);
+	for (sj = g->subjs; sj; sj = sj->next)
+		if (sj->s == s)
+			break;
+	if (sj != NULL)
+		subjects_put_locked(g, sj);
 	pthread_mutex_unlock(&g->mu);
 }
 

@@ -1617,18 +1617,21 @@ static int weigh(const struct ask *a, const struct entry *e, int reach,
 }
 
 /* Whether any role of rule e that the user has reaches the client; 0 in
- * *member if the user has none of its roles. */
+ * *member if the user has none of its roles. Only the rule's own roles
+ * are looked at, so this does not grow with the number of roles. */
 static int rule_reach(const struct ask *a, const struct entry *e,
                       int *member)
 {
 	const struct policy *p = a->p;
+	size_t n = e->any_role ? p->nroles : e->nroles;
 	int reach = 0;
 
 	*member = 0;
-	for (size_t i = 0; i < p->nroles && !reach; i++) {
-		const struct entry *role = p->roles[i];
+	for (size_t i = 0; i < n && !reach; i++) {
+		const struct entry *role = e->any_role ? p->roles[i]
+		                                       : e->roles[i];
 
-		if (!has_role(e, role) || !in_role(a->r, role))
+		if (!in_role(a->r, role))
 			continue;
 		*member = 1;
 		reach = reaches(a, e->has_scope ? &e->scope : &role->scope);

@@ -66,13 +66,16 @@ int secret_read_tty(const char *prompt, char *buf, size_t cap, size_t *len)
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
-	if (write(fd, prompt, strlen(prompt)) < 0 ||
-	    tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
+	/* Echo goes off before the prompt shows: whatever is typed after
+	 * the prompt must be neither echoed nor flushed away. */
+	if (tcsetattr(fd, TCSAFLUSH, &quiet) != 0 ||
+	    write(fd, prompt, strlen(prompt)) < 0) {
+		tcsetattr(fd, TCSANOW, &old);
 		close(fd);
 		return -ENOTTY;
 	}
 	rc = read_line(fd, buf, cap, len);
-	tcsetattr(fd, TCSAFLUSH, &old);
+	tcsetattr(fd, TCSADRAIN, &old);
 	if (write(fd, "\n", 1) < 0)
 		rc = rc ? rc : -EIO;
 	close(fd);

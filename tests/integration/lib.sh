@@ -172,6 +172,15 @@ check_match() {
     fi
 }
 
+# check_no_match REGEX ACTUAL MSG
+check_no_match() {
+    if printf '%s' "$2" | grep -Eq -- "$1"; then
+        fail "$3" "expected not to match /$1/, actual:" "$2"
+    else
+        pass "$3"
+    fi
+}
+
 # check_same_file A B MSG   (byte comparison with cmp)
 check_same_file() {
     local out
