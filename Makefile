@@ -30,7 +30,7 @@ CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 
 # Pure modules: no FUSE, no globals; unit-tested directly.
 CORE_SRC = src/blockcodec.c src/fsio.c src/namecodec.c src/keywrap.c src/secret.c \
-           src/policy.c src/aclview.c
+           src/policy.c src/aclview.c src/audit.c
 CORE_OBJ = $(CORE_SRC:.c=.o)
 CLI_SRC  = src/vault.c src/unlock.c
 CLI_OBJ  = $(CLI_SRC:.c=.o)
@@ -59,7 +59,7 @@ src/%.o: src/%.c $(wildcard include/*.h) $(FLAGS_STAMP)
 src/dossierfs: src/dossierfs.o $(FS_OBJ) $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-src/dossierctl: src/dossierctl.o src/ctl_policy.o $(CLI_OBJ) $(CORE_OBJ)
+src/dossierctl: src/dossierctl.o src/ctl_policy.o src/ctl_audit.o $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 tests/check_%: tests/check_%.c tests/check_main.h $(CORE_OBJ) $(FLAGS_STAMP)

@@ -7,5 +7,6 @@
 #define DOSSIER_CTL_H
 
 int ctl_policy(int argc, char **argv);
+int ctl_audit(int argc, char **argv);
 
 #endif

@@ -26,6 +26,11 @@ struct fs_options {
 
 int fs_new(struct vault *v, const struct fs_options *o, struct fs **out);
 const struct fuse_lowlevel_ops *fs_ops(void);
+
+/* Records every access from now on in a (audit.h), before the session
+ * loop starts. */
+struct audit;
+void fs_attach_audit(struct fs *fs, struct audit *a);
 void fs_free(struct fs *fs);
 
 #endif

@@ -37,6 +37,7 @@ struct caller {
 	const char *user;             /* NULL: the uid has no name */
 	const char *const *groups;    /* group names */
 	size_t ngroups;
+	const char *roles;            /* its roles, comma-separated, or NULL */
 	const struct policy *policy;  /* the snapshot in force */
 	const struct policy_who *who; /* memberships under it, or NULL */
 };
@@ -51,6 +52,13 @@ int guard_start(struct guard *g, const char *status);
 
 /* Asks for a reload. Async-signal-safe. */
 void guard_kick(struct guard *g);
+
+/* Called after every reload in the reload thread: ok 1 with the version
+ * now in force, or ok 0 with the first reason of the rejection. Set it
+ * before guard_start(). */
+typedef void (*guard_listener)(void *ctx, int ok, const char *version,
+                               const char *reason);
+void guard_listen(struct guard *g, guard_listener fn, void *ctx);
 
 /* Stops the thread, marks the status file stopped and frees g. Callers
  * still held are freed too: call it when no request runs any more. */
@@ -68,6 +76,10 @@ void guard_caller_put(struct guard *g, const struct caller *c);
 const struct aclview_subjects *guard_subjects(struct guard *g,
                                               const struct caller *c);
 void guard_subjects_put(struct guard *g, const struct aclview_subjects *s);
+
+/* The node name of the policy in force ([settings] node) into buf, ""
+ * if it has none. */
+void guard_node(struct guard *g, char *buf, size_t size);
 
 /* The policy version in force (for the audit), into buf. */
 void guard_version(struct guard *g, char buf[17]);

@@ -17,6 +17,8 @@
 #ifndef DOSSIER_VAULT_H
 #define DOSSIER_VAULT_H
 
+#include <stdint.h>
+
 #include "keywrap.h"
 #include "namecodec.h"
 
@@ -50,6 +52,15 @@ enum bc_cipher vault_cipher(const struct vault *v);
 
 /* The key of files and names directly under data/ (derived, 32 bytes). */
 const unsigned char *vault_root_key(const struct vault *v);
+
+/* Derives a 32-byte key for one purpose from the master key: ctx is 8
+ * characters naming the purpose (libsodium crypto_kdf), id numbers keys
+ * of the same purpose. out should be sodium_malloc'ed. */
+void vault_subkey(const struct vault *v, uint64_t id, const char ctx[8],
+                  unsigned char *out);
+
+/* The vault directory itself (opened O_RDONLY | O_DIRECTORY). */
+int vault_dir_fd(const struct vault *v);
 
 /* Reads / writes the directory ID of the directory dirfd. */
 int vault_dirid_read(int dirfd, unsigned char *id);

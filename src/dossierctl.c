@@ -11,6 +11,11 @@
  *   dossierctl policy check [DIR]
  *   dossierctl policy explain [--policy DIR] [--at TIME] USER PATH ACTION
  *   dossierctl policy review [--policy DIR] [--mount MNT] [--at TIME]
+ *   dossierctl audit verify VAULT
+ *   dossierctl audit query VAULT [--passphrase-file F | --key-file F]
+ *                              [--client NAME] [--user NAME] [--action A]
+ *                              [--outcome O] [--since T] [--until T]
+ *                              [--format table|csv|json]
  *
  * One function per subcommand, dispatched from a table. Exit status 0 on
  * success, 1 on failure (with one line on stderr), 2 on bad usage.
@@ -40,6 +45,7 @@ struct cmd {
 	const char *name;
 	const char *usage;
 	int (*run)(struct opts *o);
+	int (*sub)(int argc, char **argv);   /* parses its own arguments */
 };
 
 /* 1 if path does not exist or is an empty directory. */
@@ -198,13 +204,15 @@ static int cmd_info(struct opts *o)
 
 static const struct cmd cmds[] = {
 	{ "init", "init VAULT [--passphrase-file F | --key-file NEWFILE] "
-	  "[--cipher C] [--kdf-cost COST]", cmd_init },
+	  "[--cipher C] [--kdf-cost COST]", cmd_init, NULL },
 	{ "passwd", "passwd VAULT [--passphrase-file F | --key-file F] "
 	  "[--new-passphrase-file F | --new-key-file NEWFILE] "
-	  "[--kdf-cost COST]", cmd_passwd },
-	{ "info", "info VAULT", cmd_info },
+	  "[--kdf-cost COST]", cmd_passwd, NULL },
+	{ "info", "info VAULT", cmd_info, NULL },
 	{ "policy", "policy check|explain|review ... (see policy --help)",
-	  NULL },
+	  NULL, ctl_policy },
+	{ "audit", "audit verify|query VAULT ... (see audit --help)",
+	  NULL, ctl_audit },
 };
 
 static void usage(void)
@@ -259,8 +267,8 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[1], cmds[i].name) == 0) {
-			if (cmds[i].run == NULL)
-				return ctl_policy(argc, argv);
+			if (cmds[i].sub != NULL)
+				return cmds[i].sub(argc, argv);
 			parse(argc, argv, &o);
 			return cmds[i].run(&o);
 		}

@@ -12,6 +12,8 @@
  * reloads the policy (so does any change in its directory).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 #include <sodium.h>
 
+#include "audit.h"
 #include "fs.h"
 #include "guard.h"
 #include "secret.h"
@@ -30,6 +33,89 @@
 
 static const char *prog = "dossierfs";
 static struct guard *the_guard;      /* for the SIGHUP handler */
+
+/* The daemon's own events, in the audit store. */
+static void record(struct audit *a, const char *action,
+                   enum audit_outcome o, const char *detail)
+{
+	struct audit_event ev = {
+		.uid = getuid(), .user = "dossierfs", .pid = getpid(),
+		.action = action, .outcome = o, .detail = detail,
+	};
+
+	if (a != NULL && audit_record(a, &ev, NULL) != 0)
+		syslog(LOG_ERR, "audit: cannot record %s", action);
+}
+
+static void on_reload(void *ctx, int ok, const char *version,
+                      const char *reason)
+{
+	char detail[300];
+
+	snprintf(detail, sizeof(detail), "%s %s", ok ? "version" : "rejected:",
+	         ok ? version : reason);
+	record(ctx, ok ? "policy-loaded" : "policy-rejected",
+	       ok ? AUDIT_ALLOWED : AUDIT_ERROR, detail);
+}
+
+/*
+ * Signs the head of the audit chain every few seconds while records come
+ * in (audit_checkpoint does nothing when nothing is new), until stopped.
+ */
+struct signer {
+	struct audit *a;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	pthread_t thread;
+};
+
+#define CHECKPOINT_SECONDS 5
+
+static void *sign_loop(void *arg)
+{
+	struct signer *s = arg;
+	struct timespec t;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop) {
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_sec += CHECKPOINT_SECONDS;
+		pthread_cond_timedwait(&s->cv, &s->mu, &t);
+		if (s->stop)
+			break;
+		pthread_mutex_unlock(&s->mu);
+		if (audit_checkpoint(s->a, NULL) < 0)
+			syslog(LOG_ERR, "audit: cannot sign the chain head");
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static void signer_stop(struct signer *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->stop = 1;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->thread, NULL);
+}
+
+/* Opens the vault's audit store and records the mount. */
+static int audit_start(struct vault *v, const char *node, struct audit **out)
+{
+	struct audit_config cfg = { .node = node };
+	unsigned char *secret = sodium_malloc(AUDIT_SECRETBYTES);
+	int rc;
+
+	if (secret == NULL)
+		return -ENOMEM;
+	vault_subkey(v, AUDIT_KDF_ID, AUDIT_KDF_CTX, secret);
+	rc = audit_open(vault_dir_fd(v), secret, &cfg, out);
+	sodium_free(secret);
+	return rc;
+}
 
 static void on_hup(int sig)
 {
@@ -277,8 +363,11 @@ int main(int argc, char **argv)
 	struct vault *v = NULL;
 	struct fs *fs = NULL;
 	char real[PATH_MAX], vault[PATH_MAX], opts[2 * PATH_MAX + 4096];
-	char policy[PATH_MAX], status[PATH_MAX + 32];
+	char policy[PATH_MAX], status[PATH_MAX + 32], node[256];
 	struct guard *g = NULL;
+	struct audit *au = NULL;
+	struct signer sg = { .mu = PTHREAD_MUTEX_INITIALIZER,
+	                     .cv = PTHREAD_COND_INITIALIZER };
 	struct sigaction sa;
 	struct args a;
 	int rc = 1, err;
@@ -348,6 +437,24 @@ int main(int argc, char **argv)
 	raise_readahead(real);
 	if (fuse_daemonize(a.foreground) != 0)
 		goto out_unmount;
+	/* SQLite must be opened after the fork of daemonizing. No audit
+	 * store, no service: every access would go unrecorded. */
+	guard_node(g, node, sizeof(node));
+	if ((err = audit_start(v, node[0] ? node : NULL, &au)) != 0) {
+		fprintf(stderr, "%s: %s: cannot open the audit store: %s\n",
+		        prog, a.vault, strerror(-err));
+		syslog(LOG_ERR, "cannot open the audit store of %s: %s",
+		       a.vault, strerror(-err));
+		goto out_unmount;
+	}
+	fs_attach_audit(fs, au);
+	guard_listen(g, on_reload, au);
+	record(au, "mount", AUDIT_ALLOWED, real);
+	sg.a = au;
+	if ((err = pthread_create(&sg.thread, NULL, sign_loop, &sg)) != 0) {
+		sg.a = NULL;
+		goto out_unmount;
+	}
 	snprintf(status, sizeof(status), "%s/%s", vault, GUARD_STATUS_FILE);
 	if ((err = guard_start(g, status)) != 0) {
 		fprintf(stderr, "%s: cannot watch the policy: %s\n", prog,
@@ -370,6 +477,14 @@ int main(int argc, char **argv)
 	rc = err >= 0 ? 0 : 1;
 out_unmount:
 	fuse_session_unmount(se);
+	if (sg.a != NULL)
+		signer_stop(&sg);
+	if (au != NULL) {
+		record(au, "unmount", AUDIT_ALLOWED, real);
+		if (audit_checkpoint(au, NULL) < 0 || audit_close(au) != 0)
+			syslog(LOG_ERR, "audit: records lost at unmount");
+		au = NULL;
+	}
 out_handlers:
 	fuse_remove_signal_handlers(se);
 out:

@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "aclview.h"
+#include "audit.h"
 #include "fs.h"
 #include "fsio.h"
 #include "guard.h"
@@ -39,6 +40,9 @@
 #define XATTR_ACL_DEFAULT "system.posix_acl_default"
 #define XATTR_MAX  65536u
 #define STREAM_WRITE (256u << 10)
+/* Free space file content may not eat into: the audit store's, so that
+ * a full disk still lets accesses be recorded (and files be deleted). */
+#define AUDIT_ROOM   (8ull << 20)
 
 /* Key material of one client folder, or of the vault root. Never freed
  * before fs_free(), so a pointer to it stays valid while an inode moves. */
@@ -78,6 +82,7 @@ struct inode {
 struct fs {
 	struct vault *v;
 	struct guard *guard;
+	struct audit *audit;       /* NULL until fs_attach_audit() */
 	enum bc_cipher cipher;
 	double timeout;
 	int writeback;
@@ -91,6 +96,9 @@ struct fs {
 /* An open file. */
 struct fh {
 	int fd;                    /* the backing file, O_RDWR or O_RDONLY */
+	uint64_t read, written;    /* bytes, for the audit (atomic) */
+	uid_t uid;                 /* who opened it, for the audit */
+	pid_t pid;
 };
 
 /* An open directory. */
@@ -604,14 +612,20 @@ static int place_of(struct fs *fs, struct inode *i, const char *child,
 	return 0;
 }
 
-/* The permissions (POL_ bits among want) the caller of req has at pl. */
-static unsigned grants(fuse_req_t req, const struct place *pl, unsigned want)
+/*
+ * The permissions (POL_ bits among want) the caller of req has at pl. why,
+ * if not NULL, gets the decision that settled it: the first permission
+ * refused, or else the last one granted.
+ */
+static unsigned grants(fuse_req_t req, const struct place *pl, unsigned want,
+                       struct policy_decision *why)
 {
 	struct guard *g = fs_of(req)->guard;
 	const struct caller *c, *o = NULL;
-	struct policy_decision d;
+	struct policy_decision d = { .allow = 0, .rule = "unknown caller" };
 	struct policy_req r;
 	unsigned got = 0;
+	bool refused = false;
 
 	c = guard_caller(g, fuse_req_ctx(req)->uid);
 	if (c == NULL || c->user == NULL)
@@ -628,14 +642,21 @@ static unsigned grants(fuse_req_t req, const struct place *pl, unsigned want)
 	r.when = now_tm();
 	r.who = c->who;
 	for (unsigned bit = 1; bit & POL_ALL; bit <<= 1) {
+		struct policy_decision one;
+
 		if (!(want & bit))
 			continue;
 		r.perm = bit;
-		policy_decide(c->policy, &r, &d);
-		if (d.allow)
+		policy_decide(c->policy, &r, &one);
+		if (one.allow)
 			got |= bit;
+		if (!refused)
+			d = one;
+		refused = refused || !one.allow;
 	}
 out:
+	if (why != NULL)
+		*why = d;
 	guard_caller_put(g, o);
 	guard_caller_put(g, c);
 	return got;
@@ -646,7 +667,8 @@ out:
  * client, the client folder included. The kernel's name cache is shared
  * by all users, so a path walk may not have asked for each of them.
  */
-static bool on_the_way(fuse_req_t req, const struct place *pl)
+static bool on_the_way(fuse_req_t req, const struct place *pl,
+                       struct policy_decision *why)
 {
 	struct place up = *pl;
 	char *slash;
@@ -661,27 +683,163 @@ static bool on_the_way(fuse_req_t req, const struct place *pl)
 			up.path[0] = '\0';
 		else
 			return true;
-		if (grants(req, &up, POL_LIST) != POL_LIST)
+		if (grants(req, &up, POL_LIST, why) != POL_LIST)
 			return false;
 		if (up.path[0] == '\0')
 			return true;
 	}
 }
 
-/* 0 if the caller has every permission of want on i (or its entry
- * child) and may list the folders on the way there, else -EACCES (or
- * the error of finding the place). */
-static int allow(fuse_req_t req, struct inode *i, const char *child,
-                 unsigned want)
+/* 0 if the caller has every permission of want at pl and may list the
+ * folders on the way there, else -EACCES; why as for grants(). */
+static int decide(fuse_req_t req, const struct place *pl, unsigned want,
+                  struct policy_decision *why)
 {
+	struct policy_decision way;
+
+	if (grants(req, pl, want, why) != want)
+		return -EACCES;
+	if (!on_the_way(req, pl, &way)) {
+		if (why != NULL)
+			*why = way;
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* ---- the audit -------------------------------------------------------- */
+
+/* One access as the audit records it. */
+struct access {
+	const char *action;        /* "open", "rename", ...; NULL: not kept */
 	struct place pl;
+	const char *path2;         /* the other name, or NULL */
+	const char *detail;        /* or NULL */
+	struct policy_decision why;
+};
+
+/*
+ * Records a: its outcome is rc (0 allowed, -EACCES or -EPERM from the
+ * policy denied, else an error). An allowed access is committed before it
+ * is granted: if the store cannot be written, -EIO is returned and the
+ * access must be refused. Denials and errors are queued without waiting.
+ * Returns rc, or -EIO.
+ */
+static int audit_access(fuse_req_t req, const struct access *a, int rc,
+                        bool denied)
+{
+	struct fs *fs = fs_of(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	const struct caller *c;
+	struct audit_event ev;
+	char exe[PATH_MAX], proc[32];
+	ssize_t n;
+	int arc;
+
+	if (fs->audit == NULL || a->action == NULL)
+		return rc;
+	c = guard_caller(fs->guard, ctx->uid);
+	memset(&ev, 0, sizeof(ev));
+	ev.uid = ctx->uid;
+	ev.pid = ctx->pid;
+	snprintf(proc, sizeof(proc), "/proc/%d/exe", (int)ctx->pid);
+	n = readlink(proc, exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		ev.exe = exe;
+	}
+	if (c != NULL) {
+		ev.user = c->user;
+		ev.roles = c->roles;
+		ev.policy = policy_version(c->policy);
+	}
+	ev.action = a->action;
+	ev.client = a->pl.root ? NULL : a->pl.client;
+	ev.path = a->pl.root ? NULL : a->pl.path;
+	ev.path2 = a->path2;
+	ev.detail = a->detail;
+	ev.rule = a->why.rule[0] ? a->why.rule : NULL;
+	ev.outcome = rc == 0 ? AUDIT_ALLOWED
+	                     : denied ? AUDIT_DENIED : AUDIT_ERROR;
+	ev.err = rc < 0 ? -rc : 0;
+	if (rc == 0)
+		arc = audit_record(fs->audit, &ev, NULL);
+	else
+		arc = audit_record_nowait(fs->audit, &ev);
+	guard_caller_put(fs->guard, c);
+	if (arc != 0 && rc == 0)
+		return -EIO;
+	return rc;
+}
+
+/*
+ * Asks the policy for want on i (or its entry child) and records the
+ * answer as action (NULL: record denials only, as "lookup"). Returns 0,
+ * -EACCES, -EIO when the audit store cannot record an allowed access, or
+ * the error of finding the place.
+ */
+static int allow(fuse_req_t req, const char *action, struct inode *i,
+                 const char *child, unsigned want)
+{
+	struct access a = { .action = action };
 	int rc;
 
-	if ((rc = place_of(fs_of(req), i, child, &pl)) != 0)
+	if ((rc = place_of(fs_of(req), i, child, &a.pl)) != 0)
 		return rc == -ENOENT ? -EACCES : rc;
-	if (grants(req, &pl, want) != want || !on_the_way(req, &pl))
-		return -EACCES;
-	return 0;
+	rc = decide(req, &a.pl, want, &a.why);
+	if (action == NULL) {
+		if (rc == 0)
+			return 0;
+		a.action = "lookup";
+	}
+	return audit_access(req, &a, rc, rc == -EACCES);
+}
+
+/* Records that action on i (or child), allowed, then failed with rc
+ * (detail may say how). */
+static void audit_failed(fuse_req_t req, const char *action, struct inode *i,
+                         const char *child, int rc, const char *detail)
+{
+	struct access a = { .action = action, .detail = detail };
+
+	if (rc == 0 || fs_of(req)->audit == NULL ||
+	    place_of(fs_of(req), i, child, &a.pl) != 0)
+		return;
+	audit_access(req, &a, rc, false);
+}
+
+/* The bytes an open read and wrote, recorded at close (without waiting:
+ * the open itself was recorded before it was granted). The kernel's
+ * write-back cache may write a file's pages through any of its open
+ * handles, so "written" is per file rather than per open there. */
+static void audit_closed(fuse_req_t req, struct inode *i,
+                         const struct fh *h)
+{
+	struct fs *fs = fs_of(req);
+	const struct caller *c;
+	struct audit_event ev;
+	struct place pl;
+	char detail[64];
+
+	if (fs->audit == NULL || place_of(fs, i, NULL, &pl) != 0)
+		return;
+	c = guard_caller(fs->guard, h->uid);
+	memset(&ev, 0, sizeof(ev));
+	ev.uid = h->uid;
+	ev.pid = h->pid;
+	ev.user = c != NULL ? c->user : NULL;
+	ev.roles = c != NULL ? c->roles : NULL;
+	ev.action = "close";
+	ev.client = pl.client;
+	ev.path = pl.path;
+	ev.outcome = AUDIT_ALLOWED;
+	ev.has_bytes = 1;
+	ev.bytes = h->read + h->written;
+	snprintf(detail, sizeof(detail), "read %llu, written %llu",
+	         (unsigned long long)h->read, (unsigned long long)h->written);
+	ev.detail = detail;
+	audit_record_nowait(fs->audit, &ev);
+	guard_caller_put(fs->guard, c);
 }
 
 /* The permissions of a moved or linked object that must not widen: what
@@ -693,8 +851,8 @@ static int allow(fuse_req_t req, struct inode *i, const char *child,
 static int no_widening(fuse_req_t req, const struct place *from,
                        const struct place *to)
 {
-	unsigned before = grants(req, from, CONTENT_PERMS);
-	unsigned after = grants(req, to, CONTENT_PERMS);
+	unsigned before = grants(req, from, CONTENT_PERMS, NULL);
+	unsigned after = grants(req, to, CONTENT_PERMS, NULL);
 
 	return (after & ~before) ? -EACCES : 0;
 }
@@ -822,7 +980,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	/* A client folder the caller may not list does not exist for
 	 * them; inside a client, a name they may not list is refused. */
-	rc = allow(req, d, name, POL_LIST);
+	rc = allow(req, NULL, d, name, POL_LIST);
 	if (rc == -EACCES && d->kind == IK_ROOT)
 		rc = -ENOENT;
 	if (rc == 0)
@@ -953,8 +1111,10 @@ static int file_open(struct fs *fs, struct inode *i, int flags,
 	return 0;
 }
 
-static void fi_set(struct fuse_file_info *fi, struct fh *h)
+static void fi_set(fuse_req_t req, struct fuse_file_info *fi, struct fh *h)
 {
+	h->uid = fuse_req_ctx(req)->uid;
+	h->pid = fuse_req_ctx(req)->pid;
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->keep_cache = 1;
 }
@@ -970,14 +1130,14 @@ static void op_open(fuse_req_t req, fuse_ino_t n, struct fuse_file_info *fi)
 	struct fh *h;
 	int rc;
 
-	rc = allow(req, i, NULL, open_perms(fi->flags));
-	if (rc == 0)
-		rc = file_open(fs_of(req), i, fi->flags, &h);
+	rc = allow(req, "open", i, NULL, open_perms(fi->flags));
+	if (rc == 0 && (rc = file_open(fs_of(req), i, fi->flags, &h)) != 0)
+		audit_failed(req, "open", i, NULL, rc, NULL);
 	if (rc != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi_set(fi, h);
+	fi_set(req, fi, h);
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		key_unref(i);
 		close(h->fd);
@@ -990,6 +1150,7 @@ static void op_release(fuse_req_t req, fuse_ino_t n,
 {
 	struct fh *h = fh_of(fi);
 
+	audit_closed(req, ino_of(req, n), h);
 	close(h->fd);
 	key_unref(ino_of(req, n));
 	free(h);
@@ -1015,8 +1176,14 @@ static void op_read(fuse_req_t req, fuse_ino_t n, size_t size, off_t off,
 	if (k)
 		r = fsio_read(fh_of(fi)->fd, k, buf, size, (uint64_t)off);
 	pthread_rwlock_unlock(&i->io);
-	if (r == -EIO)
+	if (r == -EIO) {
 		warn_integrity("file block does not authenticate", NULL);
+		audit_failed(req, "integrity", i, NULL, -EIO,
+		             "file block does not authenticate");
+	}
+	if (r > 0)
+		__atomic_add_fetch(&fh_of(fi)->read, (uint64_t)r,
+		                   __ATOMIC_RELAXED);
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);
 	else
@@ -1036,11 +1203,19 @@ static ssize_t write_keep_mtime(struct fs *fs, int fd, struct bc_key *k,
                                 size_t size, off_t off)
 {
 	struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT } };
+	uint64_t end = bc_block_offset(k->cipher, ((uint64_t)off + size +
+	                                           BC_BLOCK - 1) / BC_BLOCK);
+	struct statvfs sv;
 	struct stat st;
 	ssize_t r;
 
-	if (fs->writeback && fstat(fd, &st) != 0)
+	if (fstat(fd, &st) != 0)
 		return -errno;
+	/* A write that grows the file must leave the audit its room. */
+	if (end > (uint64_t)st.st_size && fstatvfs(fd, &sv) == 0 &&
+	    (uint64_t)sv.f_bavail * sv.f_frsize <
+	    end - (uint64_t)st.st_size + AUDIT_ROOM)
+		return -ENOSPC;
 	r = fsio_write(fd, k, wrap, buf, size, (uint64_t)off);
 	/* Large writes are a stream: start writing them to disk now rather
 	 * than leave it all to the next fsync. */
@@ -1069,8 +1244,14 @@ static void op_write(fuse_req_t req, fuse_ino_t n, const char *buf,
 	r = write_keep_mtime(fs_of(req), fh_of(fi)->fd, i->key, cl->key, buf,
 	                     size, off);
 	pthread_rwlock_unlock(&i->io);
-	if (r == -EIO)
+	if (r == -EIO) {
 		warn_integrity("file block does not authenticate", NULL);
+		audit_failed(req, "integrity", i, NULL, -EIO,
+		             "file block does not authenticate");
+	}
+	if (r > 0)
+		__atomic_add_fetch(&fh_of(fi)->written, (uint64_t)r,
+		                   __ATOMIC_RELAXED);
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);
 	else
@@ -1165,6 +1346,18 @@ static int set_times(struct inode *i, const struct stat *a, int valid,
 	       ? -errno : 0;
 }
 
+/* The audit's name for a setattr. */
+static const char *setattr_action(int valid)
+{
+	if (valid & FUSE_SET_ATTR_SIZE)
+		return "truncate";
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		return "chown";
+	if (valid & FUSE_SET_ATTR_MODE)
+		return "chmod";
+	return "utimens";
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t n, struct stat *a,
                        int valid, struct fuse_file_info *fi)
 {
@@ -1183,7 +1376,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t n, struct stat *a,
 		want |= POL_WRITE;
 	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
 		want |= i->kind == IK_CLIENT ? POL_ADMIN : POL_WRITE;
-	if (want && (rc = allow(req, i, NULL, want)) != 0)
+	/* With the write-back cache the kernel owns mtime and ctime and
+	 * sends them back after writes, renames and unlinks: bookkeeping of
+	 * accesses checked and recorded already, not a request of its own. */
+	if (fs->writeback &&
+	    !(valid & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME)))
+		want = 0;
+	if (want && (rc = allow(req, setattr_action(valid), i, NULL, want)))
 		goto out;
 	if (valid & FUSE_SET_ATTR_MODE) {
 		procpath(i->fd, path);
@@ -1259,7 +1458,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	/* The root holds client folders only. */
 	if (d->kind == IK_ROOT)
 		rc = -EACCES;
-	if (rc != 0 || (rc = allow(req, d, name, POL_CREATE)) != 0 ||
+	if (rc != 0 || (rc = allow(req, "create", d, name, POL_CREATE)) ||
 	    (rc = stored_name(d, name, &s)) != 0 ||
 	    (rc = side_put(d, &s, &made)) != 0)
 		goto out;
@@ -1294,7 +1493,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	e.ino = (fuse_ino_t)i;
 	e.attr = st;
 	e.attr_timeout = e.entry_timeout = fs->timeout;
-	fi_set(fi, h);
+	fi_set(req, fi, h);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		key_unref(i);
 		close(fd);
@@ -1400,8 +1599,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	/* A new client folder is a new client: register, and the creator
 	 * owns it. */
-	if ((rc = allow(req, d, name, d->kind == IK_ROOT ? POL_REGISTER
-	                                                  : POL_CREATE)) == 0 &&
+	if ((rc = allow(req, "mkdir", d, name, d->kind == IK_ROOT
+	                ? POL_REGISTER : POL_CREATE)) == 0 &&
 	    (rc = stored_name(d, name, &s)) == 0 &&
 	    (rc = side_put(d, &s, &made)) == 0) {
 		owner_of(req, d, &u, &g, &sg);
@@ -1424,7 +1623,7 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 	if (d->kind == IK_ROOT)
 		rc = -EACCES;
 	else
-		rc = allow(req, d, name, POL_CREATE);
+		rc = allow(req, "symlink", d, name, POL_CREATE);
 	if (rc != 0 || (rc = stored_name(d, name, &s)) != 0)
 		goto out;
 	rc = nc_link_encrypt(client_of(d)->names, target, strlen(target),
@@ -1461,17 +1660,19 @@ static void op_readlink(fuse_req_t req, fuse_ino_t n)
 static int link_allowed(fuse_req_t req, struct inode *i, struct inode *d,
                         const char *newname)
 {
-	struct place from, to;
+	struct access a = { .action = "link" };
+	struct place from;
 	int rc;
 
 	if ((rc = place_of(fs_of(req), i, NULL, &from)) != 0 ||
-	    (rc = place_of(fs_of(req), d, newname, &to)) != 0)
+	    (rc = place_of(fs_of(req), d, newname, &a.pl)) != 0)
 		return rc == -ENOENT ? -EACCES : rc;
-	if (grants(req, &from, POL_READ) != POL_READ ||
-	    grants(req, &to, POL_CREATE) != POL_CREATE ||
-	    !on_the_way(req, &from) || !on_the_way(req, &to))
-		return -EACCES;
-	return no_widening(req, &from, &to);
+	a.path2 = from.path;
+	if ((rc = decide(req, &from, POL_READ, &a.why)) == 0 &&
+	    (rc = decide(req, &a.pl, POL_CREATE, &a.why)) == 0 &&
+	    (rc = no_widening(req, &from, &a.pl)) != 0)
+		a.detail = "would widen access";
+	return audit_access(req, &a, rc, rc == -EACCES);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t n, fuse_ino_t newparent,
@@ -1512,13 +1713,17 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct sname s;
 	int rc;
 
-	if ((rc = allow(req, d, name, POL_DELETE)) == 0 &&
-	    (rc = stored_name(d, name, &s)) == 0) {
+	if ((rc = allow(req, "unlink", d, name, POL_DELETE)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if ((rc = stored_name(d, name, &s)) == 0) {
 		if (unlinkat(d->fd, s.stored, 0) != 0)
 			rc = -errno;
 		else
 			side_drop(d, &s);
 	}
+	audit_failed(req, "unlink", d, name, rc, NULL);
 	fuse_reply_err(req, -rc);
 }
 
@@ -1564,8 +1769,11 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct sname s;
 	int fd = -1, rc;
 
-	if ((rc = allow(req, d, name, POL_DELETE)) != 0 ||
-	    (rc = stored_name(d, name, &s)) != 0)
+	if ((rc = allow(req, "rmdir", d, name, POL_DELETE)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if ((rc = stored_name(d, name, &s)) != 0)
 		goto out;
 	fd = openat(d->fd, s.stored, O_PATH | O_DIRECTORY | O_NOFOLLOW |
 	            O_CLOEXEC);
@@ -1584,6 +1792,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 out:
 	if (fd >= 0)
 		close(fd);
+	audit_failed(req, "rmdir", d, name, rc, NULL);
 	fuse_reply_err(req, -rc);
 }
 
@@ -1693,26 +1902,36 @@ static int rename_allowed(fuse_req_t req, struct inode *d, const char *name,
                           unsigned int flags)
 {
 	struct fs *fs = fs_of(req);
-	struct place from, to;
+	struct access a = { .action = "rename" }, b;
+	struct place *from = &a.pl, to;
 	int rc;
 
 	if ((d->kind == IK_ROOT) != (nd->kind == IK_ROOT))
 		return -EXDEV;
-	if ((rc = place_of(fs, d, name, &from)) != 0 ||
+	if ((rc = place_of(fs, d, name, from)) != 0 ||
 	    (rc = place_of(fs, nd, newname, &to)) != 0)
 		return rc == -ENOENT ? -EACCES : rc;
-	if (!on_the_way(req, &from) || !on_the_way(req, &to))
-		return -EACCES;
 	if (d->kind == IK_ROOT)
-		return grants(req, &from, POL_RENAME) == POL_RENAME &&
-		       grants(req, &to, POL_REGISTER) == POL_REGISTER
-		       ? 0 : -EACCES;
-	if (grants(req, &from, POL_RENAME) != POL_RENAME ||
-	    grants(req, &to, POL_RENAME) != POL_RENAME)
-		return -EACCES;
-	if ((rc = no_widening(req, &from, &to)) != 0)
-		return rc;
-	return (flags & RENAME_EXCHANGE) ? no_widening(req, &to, &from) : 0;
+		rc = decide(req, from, POL_RENAME, &a.why) ||
+		     decide(req, &to, POL_REGISTER, &a.why) ? -EACCES : 0;
+	else if ((rc = decide(req, from, POL_RENAME, &a.why)) == 0 &&
+	         (rc = decide(req, &to, POL_RENAME, &a.why)) == 0 &&
+	         ((rc = no_widening(req, from, &to)) != 0 ||
+	          ((flags & RENAME_EXCHANGE) &&
+	           (rc = no_widening(req, &to, from)) != 0)))
+		a.detail = "would widen access";
+	/* Each client's records tell its whole story: a move between two
+	 * clients is recorded in both. */
+	if (strcmp(from->client, to.client) == 0 || d->kind == IK_ROOT) {
+		a.path2 = d->kind == IK_ROOT ? to.client : to.path;
+		return audit_access(req, &a, rc, rc == -EACCES);
+	}
+	b = a;
+	b.pl = to;
+	a.detail = a.detail ? a.detail : "moved to another client";
+	b.detail = b.detail ? b.detail : "moved from another client";
+	rc = audit_access(req, &a, rc, rc == -EACCES);
+	return audit_access(req, &b, rc, rc == -EACCES);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1727,8 +1946,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	bool made = false, target;
 	int rc;
 
-	if ((rc = rename_allowed(req, d, name, nd, newname, flags)) != 0 ||
-	    (rc = stored_name(d, name, &s)) != 0 ||
+	if ((rc = rename_allowed(req, d, name, nd, newname, flags)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if ((rc = stored_name(d, name, &s)) != 0 ||
 	    (rc = stored_name(nd, newname, &ns)) != 0)
 		goto out;
 	if (fstatat(d->fd, s.stored, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -1746,7 +1968,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	target = fstatat(nd->fd, ns.stored, &tst, AT_SYMLINK_NOFOLLOW) == 0;
 	if (target && !(flags & RENAME_EXCHANGE) &&
-	    (rc = allow(req, nd, newname, POL_DELETE)) != 0)
+	    (rc = allow(req, "replace", nd, newname, POL_DELETE)) != 0)
 		goto out;
 	if (S_ISDIR(st.st_mode) && !(flags & RENAME_EXCHANGE) &&
 	    (rc = clear_target_dir(nd, ns.stored, flags)) != 0)
@@ -1773,6 +1995,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 out:
 	if (made)
 		side_drop(nd, &ns);
+	audit_failed(req, "rename", d, name, rc, NULL);
 	fuse_reply_err(req, -rc);
 }
 
@@ -1785,7 +2008,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t n,
 	struct dh *h;
 	int fd, rc;
 
-	if ((rc = allow(req, i, NULL, POL_LIST)) != 0) {
+	if ((rc = allow(req, "list", i, NULL, POL_LIST)) != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
@@ -1882,7 +2105,7 @@ static bool visible(fuse_req_t req, struct inode *d, const struct place *dpl,
 			pl.path[len++] = '/';
 		memcpy(pl.path + len, name, m + 1);
 	}
-	return grants(req, &pl, POL_LIST) == POL_LIST;
+	return grants(req, &pl, POL_LIST, NULL) == POL_LIST;
 }
 
 static void readdir_common(fuse_req_t req, fuse_ino_t n, size_t size,
@@ -2130,7 +2353,7 @@ static ssize_t acl_value(fuse_req_t req, struct inode *i, unsigned char **out)
 		return -ENODATA;
 	if ((rc = place_of(fs, i, NULL, &pl)) != 0)
 		return rc == -ENOENT ? -ENODATA : rc;
-	if (grants(req, &pl, POL_LIST) != POL_LIST || !on_the_way(req, &pl))
+	if (decide(req, &pl, POL_LIST, NULL) != 0)
 		return -EACCES;
 	if (fstatat(i->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 		return -errno;
@@ -2216,7 +2439,7 @@ static int acl_set(fuse_req_t req, struct inode *i, const char *name,
 		else if (fuse_req_ctx(req)->uid != 0 &&
 		         fuse_req_ctx(req)->uid != st.st_uid)
 			rc = -EPERM;
-		else if ((rc = allow(req, i, NULL, POL_WRITE)) == 0) {
+		else if ((rc = allow(req, "chmod", i, NULL, POL_WRITE)) == 0) {
 			procpath(i->fd, path);
 			rc = chmod(path, (st.st_mode & 07000) |
 			           acl_mode(v, size)) ? -errno : 0;
@@ -2248,7 +2471,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t n, const char *name,
 		rc = acl_set(req, i, name, (const unsigned char *)value, size);
 		goto out;
 	}
-	if ((rc = allow(req, i, NULL, POL_WRITE)) != 0 ||
+	if ((rc = allow(req, "setxattr", i, NULL, POL_WRITE)) != 0 ||
 	    (rc = xattr_stored(i, name, stored)) != 0)
 		goto out;
 	if (S_ISLNK(i->type)) {
@@ -2293,7 +2516,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t n, const char *name,
 		goto out;
 	}
 	/* Extended attributes are content: reading them needs read. */
-	if ((rc = allow(req, i, NULL, POL_READ)) != 0)
+	if ((rc = allow(req, NULL, i, NULL, POL_READ)) != 0)
 		goto out;
 	if (S_ISLNK(i->type)) {
 		rc = -ENODATA;
@@ -2344,7 +2567,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t n, size_t size)
 	size_t used = 0;
 	int rc = 0;
 
-	if (S_ISLNK(i->type) || allow(req, i, NULL, POL_READ) != 0)
+	if (S_ISLNK(i->type) || allow(req, NULL, i, NULL, POL_READ) != 0)
 		goto reply;
 	procpath(i->fd, path);
 	len = listxattr(path, NULL, 0);
@@ -2397,7 +2620,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t n, const char *name)
 	/* Removing the view would say "no policy here": refused. */
 	if (is_acl(name))
 		rc = strcmp(name, XATTR_ACL_ACCESS) == 0 ? -EPERM : -ENODATA;
-	if (rc == 0 && (rc = allow(req, i, NULL, POL_WRITE)) == 0 &&
+	if (rc == 0 && (rc = allow(req, "removexattr", i, NULL, POL_WRITE)) == 0 &&
 	    (rc = xattr_stored(i, name, stored)) == 0) {
 		procpath(i->fd, path);
 		if (S_ISLNK(i->type))
@@ -2467,6 +2690,11 @@ static const struct fuse_lowlevel_ops ops = {
 const struct fuse_lowlevel_ops *fs_ops(void)
 {
 	return &ops;
+}
+
+void fs_attach_audit(struct fs *fs, struct audit *a)
+{
+	fs->audit = a;
 }
 
 int fs_new(struct vault *v, const struct fs_options *o, struct fs **out)

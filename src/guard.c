@@ -59,6 +59,7 @@ struct entry {
 	struct policy_who *who;
 	char *user;
 	char **groups;
+	char *roles;
 };
 
 struct guard {
@@ -70,6 +71,8 @@ struct guard {
 	struct subjects *subjs;          /* under mu: every set in use */
 	int efd;                         /* eventfd: kick and stop */
 	int stop;                        /* under mu */
+	guard_listener listener;
+	void *listener_ctx;
 	pthread_t thread;
 	int started;
 	/* the last rejected load, for the status file (reload thread only) */
@@ -207,6 +210,8 @@ static int reload(struct guard *g)
 		                                      : MAX_MESSAGES;
 		syslog(LOG_ERR, "policy: %s rejected (%zu problems); the "
 		       "policy in force stays", g->dir, c.errors);
+		if (g->listener != NULL)
+			g->listener(g->listener_ctx, 0, NULL, g->messages[0]);
 		fprintf(stderr, "dossierfs: policy: %s rejected; the policy "
 		        "in force stays\n", g->dir);
 		write_status(g, "mounted");
@@ -237,6 +242,8 @@ static int reload(struct guard *g)
 	pthread_mutex_unlock(&g->mu);
 	syslog(LOG_NOTICE, "policy: %s version %s in force", g->dir,
 	       policy_version(p));
+	if (g->listener != NULL)
+		g->listener(g->listener_ctx, 1, policy_version(p), NULL);
 	write_status(g, "mounted");
 	return 0;
 }
@@ -371,6 +378,12 @@ int guard_start(struct guard *g, const char *status)
 	return 0;
 }
 
+void guard_listen(struct guard *g, guard_listener fn, void *ctx)
+{
+	g->listener = fn;
+	g->listener_ctx = ctx;
+}
+
 void guard_kick(struct guard *g)
 {
 	uint64_t one = 1;
@@ -391,6 +404,7 @@ static void entry_free(struct entry *e)
 			free(e->groups[i]);
 	free(e->groups);
 	free(e->user);
+	free(e->roles);
 	free(e);
 }
 
@@ -440,6 +454,33 @@ static int identify(struct entry *e, uid_t uid)
 	return 0;
 }
 
+/* The names of the roles of e under p, joined by ',' (NULL if none). */
+static int role_list(const struct policy *p, struct entry *e)
+{
+	const char *names[64];
+	size_t n, len = 0;
+
+	n = policy_user_roles(p, e->user, (const char *const *)e->groups,
+	                      e->pub.ngroups, names, 64);
+	if (n > 64)
+		n = 64;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(names[i]) + 1;
+	if (n == 0)
+		return 0;
+	if ((e->roles = malloc(len)) == NULL)
+		return -ENOMEM;
+	len = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t m = strlen(names[i]);
+
+		memcpy(e->roles + len, names[i], m);
+		len += m;
+		e->roles[len++] = i + 1 < n ? ',' : '\0';
+	}
+	return 0;
+}
+
 /* A new entry for uid under snapshot s (whose reference it takes). */
 static struct entry *entry_build(struct snap *s, uid_t uid)
 {
@@ -449,12 +490,14 @@ static struct entry *entry_build(struct snap *s, uid_t uid)
 		return NULL;
 	if (identify(e, uid) != 0 ||
 	    (e->user != NULL &&
-	     policy_who_new(s->p, e->user, (const char *const *)e->groups,
-	                    e->pub.ngroups, &e->who) != 0)) {
+	     (policy_who_new(s->p, e->user, (const char *const *)e->groups,
+	                     e->pub.ngroups, &e->who) != 0 ||
+	      role_list(s->p, e) != 0))) {
 		entry_free(e);
 		return NULL;
 	}
 	e->pub.user = e->user;
+	e->pub.roles = e->roles;
 	e->pub.groups = (const char *const *)e->groups;
 	e->pub.policy = s->p;
 	e->pub.who = e->who;
@@ -565,6 +608,16 @@ void guard_subjects_put(struct guard *g, const struct aclview_subjects *s)
 			break;
 	if (sj != NULL)
 		subjects_put_locked(g, sj);
+	pthread_mutex_unlock(&g->mu);
+}
+
+void guard_node(struct guard *g, char *buf, size_t size)
+{
+	const char *node;
+
+	pthread_mutex_lock(&g->mu);
+	node = policy_node(g->cur->p);
+	snprintf(buf, size, "%s", node != NULL ? node : "");
 	pthread_mutex_unlock(&g->mu);
 }
 

@@ -310,6 +310,17 @@ const unsigned char *vault_root_key(const struct vault *v)
 	return v->root;
 }
 
+void vault_subkey(const struct vault *v, uint64_t id, const char ctx[8],
+                  unsigned char *out)
+{
+	crypto_kdf_derive_from_key(out, KW_KEYBYTES, id, ctx, v->master);
+}
+
+int vault_dir_fd(const struct vault *v)
+{
+	return v->dirfd;
+}
+
 int vault_client_key_new(const struct vault *v, int dirfd,
                          const unsigned char *dirid, unsigned char *key)
 {

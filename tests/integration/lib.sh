@@ -455,7 +455,8 @@ scan_vault() {
     if [ -z "$hits" ]; then
         pass "vault scan: none of $1 names and $2 content samples found in the vault"
     else
-        fail "vault scan: plaintext found in the vault" "$hits"
+        fail "vault scan: plaintext found in the vault" "$hits" \
+            "$(LC_ALL=C grep -rFaoh -f "$pats" "$vault" 2>&1 | sort | uniq -c | head -5)"
     fi
 }
 

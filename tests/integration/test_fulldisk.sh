@@ -72,5 +72,11 @@ check_same_file "$WORK/keep" "$M/Client-Full/keep.bin" "earlier file intact afte
 check_same_file "$WORK/after" "$M/Client-Full/after.bin" "new file intact after remount"
 check_eq "after.bin keep.bin note.txt" "$(find "$M/Client-Full" -mindepth 1 -printf '%f\n' | sort | tr '\n' ' ' | sed 's/ $//')" "listing is exactly the surviving files"
 check_ok -m "unmount" unmount_vault "$M"
+
+section "the audit store kept recording on the full disk"
+q=$("$DOSSIERCTL" audit query "$DISK/vault" --passphrase-file "$PASSFILE" --action unlink --format json 2>&1)
+check_match '"path": *"fill.bin"' "$q" "the deletion that freed the disk is recorded"
+check_match '"outcome": *"allowed"' "$q" "  as allowed"
+check_ok -m "the audit chain verifies" "$DOSSIERCTL" audit verify "$DISK/vault"
 disk_cleanup
 finish
