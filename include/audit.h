@@ -157,6 +157,9 @@ struct audit_row {
 struct audit_config {
 	const char *node;            /* NULL: the host name */
 	unsigned busy_ms;            /* 0: AUDIT_BUSY_MS */
+	int syslog;                  /* also send every committed record to
+	                              * syslog (LOG_AUTHPRIV, one line in the
+	                              * TEXT format, names included) */
 };
 
 /*

@@ -118,13 +118,24 @@ rm -f "$pol/zz-broken.ini" "$pol/zz-demo.ini"
 sleep 1
 as demo_legal cat "$mnt/Client-Dupont/sale-contract.txt"
 
-step "what is on disk: encrypted names, encrypted content"
-find "$work/vault" | sed "s|$work/||"
-if grep -rqa -e Dupont -e "ID card" -e contract "$work/vault/data"; then
-	echo "plaintext found in the vault!"; exit 1
-fi
-echo "no client name, file name or content found in the vault"
+step "the audit trail of Client-Dupont: every access, allowed or denied"
+sleep 1
+src/dossierctl audit query "$work/vault" --passphrase-file "$work/passphrase" \
+	--client Client-Dupont --format table
+step "denied attempts only, as CSV for a spreadsheet"
+src/dossierctl audit query "$work/vault" --passphrase-file "$work/passphrase" \
+	--outcome denied --format csv
 
 step "unmount"
 fusermount3 -u "$mnt"
+
+step "the audit chain verifies without the passphrase (audit.pub only)"
+src/dossierctl audit verify "$work/vault"
+
+step "what is on disk: encrypted names, encrypted content, sealed audit names"
+find "$work/vault" | sed "s|$work/||"
+if grep -rqa -e Dupont -e "ID card" -e contract "$work/vault"; then
+	echo "plaintext found in the vault!"; exit 1
+fi
+echo "no client name, file name or content found in the vault or its audit store"
 echo "done"

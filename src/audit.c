@@ -118,6 +118,7 @@ struct audit {
 	char where[PATH_MAX];        /* the real path, for messages */
 	char node[256];
 	unsigned busy_ms;
+	int syslog;                  /* send every committed record there */
 	struct keys *k;              /* sodium_malloc */
 	sqlite3 *db;                 /* NULL for a read-only handle */
 	sqlite3_stmt *st[NSTMT];
@@ -671,6 +672,25 @@ static void note_health(struct audit *a, int ok)
 	a->stats.failing = !ok;
 }
 
+/* Sends a committed record to syslog, one line (LOG_AUTHPRIV: the
+ * private log of access events, root-readable on Debian). */
+static void to_syslog(struct audit *a, const struct item *it)
+{
+	struct audit_row r = { .seq = it->seq, .time_us = it->time_us,
+	                       .ev = it->ev };
+	char line[2048];
+	size_t n;
+
+	if (r.ev.node == NULL)
+		r.ev.node = a->node;
+	n = audit_format(&r, AUDIT_FMT_TEXT, line, sizeof(line));
+	if (n >= sizeof(line))
+		n = sizeof(line) - 1;
+	if (n > 0 && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	syslog(LOG_AUTHPRIV | LOG_INFO, "audit: %s", line);
+}
+
 /* Hands the results of a batch back. mu held, leader. Owned items are
  * freed once committed and queued again, in order, on failure. */
 static void settle(struct audit *a, struct item *batch, int rc)
@@ -681,6 +701,8 @@ static void settle(struct audit *a, struct item *batch, int rc)
 	for (struct item *it = batch; it != NULL; it = next) {
 		next = it->next;
 		n++;
+		if (rc >= 0 && a->syslog)
+			to_syslog(a, it);
 		if (rc >= 0 && it->owned) {
 			item_free(it);
 		} else if (rc >= 0) {
@@ -1182,6 +1204,7 @@ int audit_open(int dirfd, const unsigned char *secret,
 		goto out;
 	if (cfg && cfg->busy_ms)
 		a->busy_ms = cfg->busy_ms;
+	a->syslog = cfg != NULL && cfg->syslog;
 	if (node == NULL && gethostname(a->node, sizeof(a->node) - 1) != 0)
 		node = "localhost";
 	if (node != NULL && snprintf(a->node, sizeof(a->node), "%s", node)

@@ -430,17 +430,15 @@ static int do_status(struct popts *o)
 
 	if (o->nargs != 1)
 		return 2;
-	snprintf(vault, sizeof(vault), "%s", o->args[0]);
+	/* A mount point first: looking inside the mount would be an access
+	 * of its own (and recorded as one). */
+	if (vault_of_mount(o->args[0], vault, sizeof(vault)) != 0)
+		snprintf(vault, sizeof(vault), "%s", o->args[0]);
 	snprintf(path, sizeof(path), "%s/%s", vault, GUARD_STATUS_FILE);
-	if (stat(path, &st) != 0) {
-		if ((rc = vault_of_mount(o->args[0], vault, sizeof(vault)))) {
-			fprintf(stderr, "%s: %s: not a mounted dossierfs vault "
-			        "(no %s)\n", prog, o->args[0],
-			        GUARD_STATUS_FILE);
-			return 1;
-		}
-		snprintf(path, sizeof(path), "%s/%s", vault,
-		         GUARD_STATUS_FILE);
+	if ((rc = stat(path, &st)) != 0) {
+		fprintf(stderr, "%s: %s: not a mounted dossierfs vault (no "
+		        "%s)\n", prog, o->args[0], GUARD_STATUS_FILE);
+		return 1;
 	}
 	f = fopen(path, "re");
 	if (f == NULL) {

@@ -12,6 +12,7 @@
  * reloads the policy (so does any change in its directory).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <time.h>
 #include <limits.h>
@@ -102,10 +103,72 @@ static void signer_stop(struct signer *s)
 	pthread_join(s->thread, NULL);
 }
 
+/*
+ * A failed unlock cannot be recorded in the audit store: its keys are
+ * what failed. It is noted in VAULT/audit.pending (root-only, one line
+ * each) and moved into the store by the next mount that unlocks.
+ */
+#define AUDIT_PENDING "audit.pending"
+
+static void note_unlock_failure(const char *vault, int err)
+{
+	char path[PATH_MAX + 32], line[256], when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/%s", vault, AUDIT_PENDING);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	          O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = snprintf(line, sizeof(line), "%s %u %d %d\n", when,
+	             (unsigned)getuid(), (int)getpid(), -err);
+	if (n > 0 && write(fd, line, (size_t)n) != n)
+		syslog(LOG_ERR, "cannot note the failed unlock in %s", path);
+	close(fd);
+}
+
+/* Moves the noted unlock failures into the store. */
+static void import_unlock_failures(struct audit *a, struct vault *v)
+{
+	char line[256], when[32], detail[300];
+	unsigned uid;
+	int pid, err, fd;
+	FILE *f;
+
+	fd = openat(vault_dir_fd(v), AUDIT_PENDING, O_RDONLY | O_NOFOLLOW |
+	            O_CLOEXEC);
+	if (fd < 0 || (f = fdopen(fd, "r")) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		struct audit_event ev = { .action = "unlock-failed",
+		                          .outcome = AUDIT_ERROR };
+
+		if (sscanf(line, "%31s %u %d %d", when, &uid, &pid, &err) != 4)
+			continue;
+		snprintf(detail, sizeof(detail), "at %s: %s", when,
+		         strerror(err));
+		ev.uid = uid;
+		ev.pid = pid;
+		ev.err = err;
+		ev.detail = detail;
+		audit_record_nowait(a, &ev);
+	}
+	fclose(f);
+	if (audit_flush(a) == 0)
+		unlinkat(vault_dir_fd(v), AUDIT_PENDING, 0);
+}
+
 /* Opens the vault's audit store and records the mount. */
 static int audit_start(struct vault *v, const char *node, struct audit **out)
 {
-	struct audit_config cfg = { .node = node };
+	struct audit_config cfg = { .node = node, .syslog = 1 };
 	unsigned char *secret = sodium_malloc(AUDIT_SECRETBYTES);
 	int rc;
 
@@ -393,7 +456,9 @@ int main(int argc, char **argv)
 		        "mount\n", prog, policy);
 		return 1;
 	}
-	if (unlock_vault(prog, a.vault, &a.src, &v) != 0) {
+	if ((err = unlock_vault(prog, a.vault, &a.src, &v)) != 0) {
+		if (err == -EACCES)
+			note_unlock_failure(vault, err);
 		guard_close(g);
 		return 1;
 	}
@@ -449,6 +514,7 @@ int main(int argc, char **argv)
 	}
 	fs_attach_audit(fs, au);
 	guard_listen(g, on_reload, au);
+	import_unlock_failures(au, v);
 	record(au, "mount", AUDIT_ALLOWED, real);
 	sg.a = au;
 	if ((err = pthread_create(&sg.thread, NULL, sign_loop, &sg)) != 0) {
