@@ -1454,12 +1454,15 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uid_t u;
 	gid_t g;
 	int fd = -1, pfd, rc = 0;
+	bool asked = false;        /* allowed (and recorded) */
 
 	/* The root holds client folders only. */
 	if (d->kind == IK_ROOT)
 		rc = -EACCES;
-	if (rc != 0 || (rc = allow(req, "create", d, name, POL_CREATE)) ||
-	    (rc = stored_name(d, name, &s)) != 0 ||
+	if (rc != 0 || (rc = allow(req, "create", d, name, POL_CREATE)))
+		goto out;
+	asked = true;
+	if ((rc = stored_name(d, name, &s)) != 0 ||
 	    (rc = side_put(d, &s, &made)) != 0)
 		goto out;
 	owner_of(req, d, &u, &g, &sg);
@@ -1510,6 +1513,8 @@ out:
 		side_drop(d, &s);
 	if (fd >= 0)
 		close(fd);
+	if (asked)
+		audit_failed(req, "create", d, name, rc, NULL);
 	fuse_reply_err(req, -rc);
 }
 
@@ -1592,20 +1597,23 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct inode *d = ino_of(req, parent);
 	struct sname s;
-	bool made = false, sg;
+	bool made = false, sg, asked;
 	uid_t u;
 	gid_t g;
 	int rc;
 
 	/* A new client folder is a new client: register, and the creator
 	 * owns it. */
-	if ((rc = allow(req, "mkdir", d, name, d->kind == IK_ROOT
-	                ? POL_REGISTER : POL_CREATE)) == 0 &&
-	    (rc = stored_name(d, name, &s)) == 0 &&
+	rc = allow(req, "mkdir", d, name, d->kind == IK_ROOT ? POL_REGISTER
+	                                                     : POL_CREATE);
+	asked = rc == 0;
+	if (rc == 0 && (rc = stored_name(d, name, &s)) == 0 &&
 	    (rc = side_put(d, &s, &made)) == 0) {
 		owner_of(req, d, &u, &g, &sg);
 		rc = make_dir(fs_of(req), d, &s, mode, u, g, sg);
 	}
+	if (asked)
+		audit_failed(req, "mkdir", d, name, rc, NULL);
 	reply_new_entry(req, d, name, &s, made, rc);
 }
 
@@ -1615,7 +1623,7 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 	struct inode *d = ino_of(req, parent);
 	char stored[PATH_MAX];
 	struct sname s;
-	bool made = false, sg;
+	bool made = false, sg, asked = false;
 	uid_t u;
 	gid_t g;
 	int rc;
@@ -1624,7 +1632,10 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 		rc = -EACCES;
 	else
 		rc = allow(req, "symlink", d, name, POL_CREATE);
-	if (rc != 0 || (rc = stored_name(d, name, &s)) != 0)
+	if (rc != 0)
+		goto out;
+	asked = true;
+	if ((rc = stored_name(d, name, &s)) != 0)
 		goto out;
 	rc = nc_link_encrypt(client_of(d)->names, target, strlen(target),
 	                     stored);
@@ -1640,6 +1651,8 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 		unlinkat(d->fd, s.stored, 0);
 	}
 out:
+	if (asked)
+		audit_failed(req, "symlink", d, name, rc, NULL);
 	reply_new_entry(req, d, name, &s, made, rc);
 }
 
