@@ -81,7 +81,4 @@ void guard_subjects_put(struct guard *g, const struct aclview_subjects *s);
  * if it has none. */
 void guard_node(struct guard *g, char *buf, size_t size);
 
-/* The policy version in force (for the audit), into buf. */
-void guard_version(struct guard *g, char buf[17]);
-
 #endif

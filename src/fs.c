@@ -719,6 +719,46 @@ struct access {
 };
 
 /*
+ * Records a as done by uid in process pid (its executable looked up when
+ * exe is true: a process may be gone by the time its file is closed),
+ * with outcome o and errno err, and bytes unless bytes < 0. Waits for the
+ * commit when wait. Returns what the audit store answered.
+ */
+static int record(struct fs *fs, uid_t uid, pid_t pid, bool exe,
+                  const struct access *a, enum audit_outcome o, int err,
+                  int64_t bytes, bool wait)
+{
+	const struct caller *c = guard_caller(fs->guard, uid);
+	struct audit_event ev = {
+		.uid = uid, .pid = pid, .action = a->action,
+		.client = a->pl.root ? NULL : a->pl.client,
+		.path = a->pl.root ? NULL : a->pl.path,
+		.path2 = a->path2, .detail = a->detail,
+		.rule = a->why.rule[0] ? a->why.rule : NULL,
+		.outcome = o, .err = err,
+		.has_bytes = bytes >= 0, .bytes = bytes >= 0 ? (uint64_t)bytes : 0,
+	};
+	char path[PATH_MAX], proc[32];
+	ssize_t n;
+	int rc;
+
+	snprintf(proc, sizeof(proc), "/proc/%d/exe", (int)pid);
+	if (exe && (n = readlink(proc, path, sizeof(path) - 1)) > 0) {
+		path[n] = '\0';
+		ev.exe = path;
+	}
+	if (c != NULL) {
+		ev.user = c->user;
+		ev.roles = c->roles;
+		ev.policy = policy_version(c->policy);
+	}
+	rc = wait ? audit_record(fs->audit, &ev, NULL)
+	          : audit_record_nowait(fs->audit, &ev);
+	guard_caller_put(fs->guard, c);
+	return rc;
+}
+
+/*
  * Records a: its outcome is rc (0 allowed, -EACCES or -EPERM from the
  * policy denied, else an error). An allowed access is committed before it
  * is granted: if the store cannot be written, -EIO is returned and the
@@ -730,44 +770,13 @@ static int audit_access(fuse_req_t req, const struct access *a, int rc,
 {
 	struct fs *fs = fs_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	const struct caller *c;
-	struct audit_event ev;
-	char exe[PATH_MAX], proc[32];
-	ssize_t n;
-	int arc;
+	enum audit_outcome o = rc == 0 ? AUDIT_ALLOWED
+	                               : denied ? AUDIT_DENIED : AUDIT_ERROR;
 
 	if (fs->audit == NULL || a->action == NULL)
 		return rc;
-	c = guard_caller(fs->guard, ctx->uid);
-	memset(&ev, 0, sizeof(ev));
-	ev.uid = ctx->uid;
-	ev.pid = ctx->pid;
-	snprintf(proc, sizeof(proc), "/proc/%d/exe", (int)ctx->pid);
-	n = readlink(proc, exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		ev.exe = exe;
-	}
-	if (c != NULL) {
-		ev.user = c->user;
-		ev.roles = c->roles;
-		ev.policy = policy_version(c->policy);
-	}
-	ev.action = a->action;
-	ev.client = a->pl.root ? NULL : a->pl.client;
-	ev.path = a->pl.root ? NULL : a->pl.path;
-	ev.path2 = a->path2;
-	ev.detail = a->detail;
-	ev.rule = a->why.rule[0] ? a->why.rule : NULL;
-	ev.outcome = rc == 0 ? AUDIT_ALLOWED
-	                     : denied ? AUDIT_DENIED : AUDIT_ERROR;
-	ev.err = rc < 0 ? -rc : 0;
-	if (rc == 0)
-		arc = audit_record(fs->audit, &ev, NULL);
-	else
-		arc = audit_record_nowait(fs->audit, &ev);
-	guard_caller_put(fs->guard, c);
-	if (arc != 0 && rc == 0)
+	if (record(fs, ctx->uid, ctx->pid, true, a, o, rc < 0 ? -rc : 0, -1,
+	           rc == 0) != 0 && rc == 0)
 		return -EIO;
 	return rc;
 }
@@ -816,30 +825,16 @@ static void audit_closed(fuse_req_t req, struct inode *i,
                          const struct fh *h)
 {
 	struct fs *fs = fs_of(req);
-	const struct caller *c;
-	struct audit_event ev;
-	struct place pl;
+	struct access a = { .action = "close" };
 	char detail[64];
 
-	if (fs->audit == NULL || place_of(fs, i, NULL, &pl) != 0)
+	if (fs->audit == NULL || place_of(fs, i, NULL, &a.pl) != 0)
 		return;
-	c = guard_caller(fs->guard, h->uid);
-	memset(&ev, 0, sizeof(ev));
-	ev.uid = h->uid;
-	ev.pid = h->pid;
-	ev.user = c != NULL ? c->user : NULL;
-	ev.roles = c != NULL ? c->roles : NULL;
-	ev.action = "close";
-	ev.client = pl.client;
-	ev.path = pl.path;
-	ev.outcome = AUDIT_ALLOWED;
-	ev.has_bytes = 1;
-	ev.bytes = h->read + h->written;
 	snprintf(detail, sizeof(detail), "read %llu, written %llu",
 	         (unsigned long long)h->read, (unsigned long long)h->written);
-	ev.detail = detail;
-	audit_record_nowait(fs->audit, &ev);
-	guard_caller_put(fs->guard, c);
+	a.detail = detail;
+	record(fs, h->uid, h->pid, false, &a, AUDIT_ALLOWED, 0,
+	       (int64_t)(h->read + h->written), false);
 }
 
 /* The permissions of a moved or linked object that must not widen: what

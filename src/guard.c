@@ -621,13 +621,6 @@ void guard_node(struct guard *g, char *buf, size_t size)
 	pthread_mutex_unlock(&g->mu);
 }
 
-void guard_version(struct guard *g, char buf[17])
-{
-	pthread_mutex_lock(&g->mu);
-	snprintf(buf, 17, "%s", policy_version(g->cur->p));
-	pthread_mutex_unlock(&g->mu);
-}
-
 void guard_close(struct guard *g)
 {
 	struct entry *e, *next;
