@@ -83,6 +83,7 @@ struct fs {
 	struct vault *v;
 	struct guard *guard;
 	struct audit *audit;       /* NULL until fs_attach_audit() */
+	uint64_t growing;          /* bytes being added to files now (atomic) */
 	enum bc_cipher cipher;
 	double timeout;
 	int writeback;
@@ -1200,18 +1201,26 @@ static ssize_t write_keep_mtime(struct fs *fs, int fd, struct bc_key *k,
 	struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT } };
 	uint64_t end = bc_block_offset(k->cipher, ((uint64_t)off + size +
 	                                           BC_BLOCK - 1) / BC_BLOCK);
+	uint64_t grow = 0, busy;
 	struct statvfs sv;
 	struct stat st;
 	ssize_t r;
 
 	if (fstat(fd, &st) != 0)
 		return -errno;
-	/* A write that grows the file must leave the audit its room. */
-	if (end > (uint64_t)st.st_size && fstatvfs(fd, &sv) == 0 &&
-	    (uint64_t)sv.f_bavail * sv.f_frsize <
-	    end - (uint64_t)st.st_size + AUDIT_ROOM)
-		return -ENOSPC;
+	/* A write that grows the file must leave the audit its room, counting
+	 * the other writes growing files at the same time. */
+	if (end > (uint64_t)st.st_size) {
+		grow = end - (uint64_t)st.st_size;
+		busy = __atomic_add_fetch(&fs->growing, grow, __ATOMIC_RELAXED);
+		if (fstatvfs(fd, &sv) == 0 &&
+		    (uint64_t)sv.f_bavail * sv.f_frsize < busy + AUDIT_ROOM) {
+			__atomic_sub_fetch(&fs->growing, grow, __ATOMIC_RELAXED);
+			return -ENOSPC;
+		}
+	}
 	r = fsio_write(fd, k, wrap, buf, size, (uint64_t)off);
+	__atomic_sub_fetch(&fs->growing, grow, __ATOMIC_RELAXED);
 	/* Large writes are a stream: start writing them to disk now rather
 	 * than leave it all to the next fsync. */
 	if (r >= (ssize_t)STREAM_WRITE)
