@@ -30,7 +30,7 @@ CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 
 # Pure modules: no FUSE, no globals; unit-tested directly.
 CORE_SRC = src/blockcodec.c src/fsio.c src/namecodec.c src/keywrap.c src/secret.c \
-           src/policy.c src/aclview.c src/audit.c
+           src/policy.c src/aclview.c src/audit.c src/auditview.c
 CORE_OBJ = $(CORE_SRC:.c=.o)
 CLI_SRC  = src/vault.c src/unlock.c
 CLI_OBJ  = $(CLI_SRC:.c=.o)
@@ -39,7 +39,7 @@ FS_OBJ   = $(FS_SRC:.c=.o)
 
 BINS  = src/dossierfs src/dossierctl
 UNITS = $(patsubst %.c,%,$(wildcard tests/check_*.c))
-TOOLS = tests/fsx
+TOOLS = tests/fsx tests/auditfill
 
 
 .PHONY: FORCE all check unit integration install uninstall clean deps demo bench
@@ -68,6 +68,10 @@ tests/check_%: tests/check_%.c tests/check_main.h $(CORE_OBJ) $(FLAGS_STAMP)
 
 tests/fsx: tests/fsx.c $(FLAGS_STAMP)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
+
+tests/auditfill: tests/auditfill.c $(CLI_OBJ) $(CORE_OBJ) $(FLAGS_STAMP)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(CLI_OBJ) $(CORE_OBJ) $(PKG_LIBS)
 
 # Installs the Debian packages the build and the tests need (idempotent).
 deps:

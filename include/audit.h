@@ -280,6 +280,17 @@ int audit_cursor_open(struct audit *a, const struct audit_filter *f,
  * wipes them.
  */
 int audit_cursor_next(struct audit_cursor *c, struct audit_row *row);
+
+/*
+ * Between two audit_cursor_next() calls that returned 1 the cursor may
+ * still hold the read transaction of its page, which keeps SQLite from
+ * checkpointing the WAL past it. audit_cursor_pause() ends it; the next
+ * audit_cursor_next() goes on after the last record it answered (1 or
+ * -EBADMSG) in a new page. The strings of the last row stay valid. A
+ * reader that stops part-way through a page and does not know when it
+ * will go on (a file served over FUSE) pauses. NULL is ignored.
+ */
+void audit_cursor_pause(struct audit_cursor *c);
 void audit_cursor_close(struct audit_cursor *c);
 
 /* What audit_verify() found. */

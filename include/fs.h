@@ -27,10 +27,19 @@ struct fs_options {
 int fs_new(struct vault *v, const struct fs_options *o, struct fs **out);
 const struct fuse_lowlevel_ops *fs_ops(void);
 
-/* Records every access from now on in a (audit.h), before the session
- * loop starts. */
+/* The session fs serves, for the notifications it sends the kernel; set
+ * it before the session loop starts. */
+void fs_set_session(struct fs *fs, struct fuse_session *se);
+
+/* Records every access from now on in a (audit.h) and shows it in the
+ * .audit views (auditview.h); call it before the session loop starts.
+ * Returns 0, or a negative errno (nothing attached). */
 struct audit;
-void fs_attach_audit(struct fs *fs, struct audit *a);
+int fs_attach_audit(struct fs *fs, struct audit *a);
+
+/* Undoes fs_attach_audit(), after the session loop has ended and before
+ * the store is closed. */
+void fs_detach_audit(struct fs *fs);
 void fs_free(struct fs *fs);
 
 #endif

@@ -118,13 +118,21 @@ rm -f "$pol/zz-broken.ini" "$pol/zz-demo.ini"
 sleep 1
 as demo_legal cat "$mnt/Client-Dupont/sale-contract.txt"
 
-step "the audit trail of Client-Dupont: every access, allowed or denied"
-sleep 1
+step "the auditor reads the trail in .audit, with plain tools"
+as demo_auditor ls -l "$mnt/.audit"
+as demo_auditor tail -n 5 "$mnt/Client-Dupont/.audit/events.log"
+step "denied attempts only, and the vault's records as CSV for a spreadsheet"
+as demo_auditor cat "$mnt/.audit/denied.log"
+as demo_auditor head -n 3 "$mnt/.audit/events.csv"
+step "the chain check, as of now"
+as demo_auditor cat "$mnt/.audit/verify.txt"
+step "nobody else sees .audit, and the auditor cannot change it"
+as demo_manager ls -a "$mnt/Client-Dupont"
+as demo_manager cat "$mnt/Client-Dupont/.audit/events.log"
+as demo_auditor rm "$mnt/.audit/events.log"
+step "the same trail from the admin tool (needs the vault passphrase)"
 src/dossierctl audit query "$work/vault" --passphrase-file "$work/passphrase" \
-	--client Client-Dupont --format table
-step "denied attempts only, as CSV for a spreadsheet"
-src/dossierctl audit query "$work/vault" --passphrase-file "$work/passphrase" \
-	--outcome denied --format csv
+	--client Client-Dupont --user demo_manager --format table
 
 step "unmount"
 fusermount3 -u "$mnt"

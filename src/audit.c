@@ -1361,6 +1361,14 @@ out:
 	return rc;
 }
 
+void audit_cursor_pause(struct audit_cursor *c)
+{
+	if (c == NULL || !c->active)
+		return;
+	sqlite3_reset(c->st);
+	c->active = 0;
+}
+
 void audit_cursor_close(struct audit_cursor *c)
 {
 	if (c == NULL)

@@ -481,6 +481,7 @@ int main(int argc, char **argv)
 		        "option?)\n", prog);
 		goto out;
 	}
+	fs_set_session(fs, se);
 	/* libfuse leaves an ignored signal ignored (a daemon started in the
 	 * background of a script inherits SIGINT ignored); ours must always
 	 * unmount cleanly on SIGTERM and SIGINT. */
@@ -512,7 +513,11 @@ int main(int argc, char **argv)
 		       a.vault, strerror(-err));
 		goto out_unmount;
 	}
-	fs_attach_audit(fs, au);
+	if ((err = fs_attach_audit(fs, au)) != 0) {
+		syslog(LOG_ERR, "cannot set up the .audit views: %s",
+		       strerror(-err));
+		goto out_unmount;
+	}
 	guard_listen(g, on_reload, au);
 	import_unlock_failures(au, v);
 	record(au, "mount", AUDIT_ALLOWED, real);
@@ -546,6 +551,7 @@ out_unmount:
 	if (sg.a != NULL)
 		signer_stop(&sg);
 	if (au != NULL) {
+		fs_detach_audit(fs);
 		record(au, "unmount", AUDIT_ALLOWED, real);
 		if (audit_checkpoint(au, NULL) < 0 || audit_close(au) != 0)
 			syslog(LOG_ERR, "audit: records lost at unmount");

@@ -29,6 +29,7 @@
 
 #include "aclview.h"
 #include "audit.h"
+#include "auditview.h"
 #include "fs.h"
 #include "fsio.h"
 #include "guard.h"
@@ -54,7 +55,10 @@ struct client {
 	struct nc_key *names;      /* sodium_malloc, read-only */
 };
 
-enum ikind { IK_ROOT, IK_CLIENT, IK_OTHER };
+/* IK_VIEW is a .audit directory, IK_VFILE a file in one: virtual, with no
+ * backing file (fd -1), keyed by the backing identity of the folder whose
+ * view they are plus kind and file. */
+enum ikind { IK_ROOT, IK_CLIENT, IK_OTHER, IK_VIEW, IK_VFILE };
 
 struct inode {
 	struct inode *next;        /* hash chain, under fs->lock */
@@ -64,6 +68,7 @@ struct inode {
 	ino_t ino;
 	mode_t type;               /* S_IFMT bits, read-only */
 	enum ikind kind;           /* read-only */
+	unsigned view;             /* IK_VFILE: its enum av_file; read-only */
 	pthread_mutex_t mu;
 	struct client *cl;         /* under mu: a file may change client */
 	bool has_dirid;            /* under mu */
@@ -83,6 +88,9 @@ struct fs {
 	struct vault *v;
 	struct guard *guard;
 	struct audit *audit;       /* NULL until fs_attach_audit() */
+	struct av *av;             /* the .audit views; NULL without audit */
+	struct fuse_session *se;   /* for notifications; NULL until set */
+	struct timespec started;   /* times of the .audit directories */
 	uint64_t growing;          /* bytes being added to files now (atomic) */
 	enum bc_cipher cipher;
 	double timeout;
@@ -100,11 +108,12 @@ struct fh {
 	uint64_t read, written;    /* bytes, for the audit (atomic) */
 	uid_t uid;                 /* who opened it, for the audit */
 	pid_t pid;
+	struct av_reader *view;    /* a .audit file (fd is -1), or NULL */
 };
 
 /* An open directory. */
 struct dh {
-	DIR *dp;
+	DIR *dp;                   /* NULL for a .audit directory */
 	struct dirent *entry;
 	off_t offset;
 };
@@ -306,11 +315,17 @@ static void inode_free(struct inode *i)
 		bc_key_wipe(i->key);
 		free(i->key);
 	}
-	close(i->fd);
+	if (i->fd >= 0)
+		close(i->fd);
 	pthread_mutex_destroy(&i->mu);
 	pthread_rwlock_destroy(&i->io);
 	free(i->name);
 	free(i);
+}
+
+static bool is_view(const struct inode *i)
+{
+	return i->kind == IK_VIEW || i->kind == IK_VFILE;
 }
 
 /* The inode of backing (dev, ino), or NULL. Call with fs->lock held. */
@@ -319,7 +334,7 @@ static struct inode *table_find(struct fs *fs, dev_t dev, ino_t ino)
 	struct inode *i;
 
 	for (i = fs->table[hash_of(dev, ino)]; i; i = i->next)
-		if (i->dev == dev && i->ino == ino)
+		if (i->dev == dev && i->ino == ino && !is_view(i))
 			break;
 	return i;
 }
@@ -558,7 +573,7 @@ static int place_of(struct fs *fs, struct inode *i, const char *child,
                     struct place *pl)
 {
 	const char *names[PATH_MAX / 2];
-	struct inode *c = NULL, *up;
+	struct inode *c = NULL, *up, *top = NULL;
 	size_t n = 0, len = 0, k;
 	struct stat st;
 
@@ -570,18 +585,24 @@ static int place_of(struct fs *fs, struct inode *i, const char *child,
 		return child == NULL ? 0 : place_root_child(fs, child, pl);
 	}
 	pthread_mutex_lock(&fs->lock);
-	for (up = i; up != NULL && up->kind != IK_CLIENT; up = up->parent) {
+	for (up = i; up != NULL && up->kind != IK_CLIENT && up->kind != IK_ROOT;
+	     up = up->parent) {
 		if (up->name == NULL || n == sizeof(names) / sizeof(*names))
 			break;
 		names[n++] = up->name;
+		top = up;
 	}
-	if (up == NULL || up->kind != IK_CLIENT || up->name == NULL ||
-	    strlen(up->name) > NAME_MAX) {
+	/* The root's .audit and what is in it: at the root, with a path. */
+	if (up == &fs->root && top != NULL && top->kind == IK_VIEW) {
+		pl->root = true;
+	} else if (up == NULL || up->kind != IK_CLIENT || up->name == NULL ||
+	           strlen(up->name) > NAME_MAX) {
 		pthread_mutex_unlock(&fs->lock);
 		return -ENOENT;
+	} else {
+		c = up;
+		strcpy(pl->client, c->name);
 	}
-	c = up;
-	strcpy(pl->client, c->name);
 	for (k = n; k-- > 0;) {
 		size_t m = strlen(names[k]);
 
@@ -606,7 +627,7 @@ static int place_of(struct fs *fs, struct inode *i, const char *child,
 		memcpy(pl->path + len, child, m + 1);
 	}
 	/* The client folder's inode is held by its child i (or is i). */
-	if (fstatat(c->fd, "", &st, AT_EMPTY_PATH) == 0) {
+	if (c != NULL && fstatat(c->fd, "", &st, AT_EMPTY_PATH) == 0) {
 		pl->owner = st.st_uid;
 		pl->has_owner = true;
 	}
@@ -733,7 +754,7 @@ static int record(struct fs *fs, uid_t uid, pid_t pid, bool exe,
 	struct audit_event ev = {
 		.uid = uid, .pid = pid, .action = a->action,
 		.client = a->pl.root ? NULL : a->pl.client,
-		.path = a->pl.root ? NULL : a->pl.path,
+		.path = a->pl.root && !a->pl.path[0] ? NULL : a->pl.path,
 		.path2 = a->path2, .detail = a->detail,
 		.rule = a->why.rule[0] ? a->why.rule : NULL,
 		.outcome = o, .err = err,
@@ -865,6 +886,296 @@ static unsigned open_perms(int flags)
 	return p;
 }
 
+/* ---- the .audit views ----------------------------------------------- */
+
+/*
+ * The root and every client folder hold a virtual, read-only directory
+ * AV_DIR whose files auditview.h produces from the audit store. Only a
+ * caller with `audit` on the client folder (at the root: on every
+ * client, policy.h) sees it; for anyone else it does not exist (ENOENT),
+ * and the attempt is recorded. Reads are recorded like any open; anything
+ * that would change the view is refused with EROFS and recorded. A view
+ * inode is shown as owned by whoever asks, mode 0755 or 0644, so that
+ * the kernel's mode check lets a change through to be refused and
+ * recorded here rather than refused unseen.
+ */
+
+#define VIEW_RULE "read-only audit view"
+
+/* The inode number shown for a view inode. Above any backing inode
+ * number: ext4 and the like use 32 bits. */
+static ino_t view_ino(ino_t folder, enum ikind kind, unsigned file)
+{
+	return (ino_t)((1ull << 63) | ((uint64_t)folder << 4) |
+	               (kind == IK_VIEW ? 0 : 1 + file));
+}
+
+/* Whether name in directory d is d's view. A backing entry of that name
+ * is hidden. */
+static bool view_name(struct fs *fs, const struct inode *d, const char *name)
+{
+	return fs->av != NULL && (d->kind == IK_ROOT || d->kind == IK_CLIENT) &&
+	       strcmp(name, AV_DIR) == 0;
+}
+
+/* The place of view inode i (or its entry child), or of the view of the
+ * root or client folder i. */
+static int view_place(struct fs *fs, struct inode *i, const char *child,
+                      struct place *pl)
+{
+	int rc;
+
+	if (is_view(i))
+		return place_of(fs, i, child, pl);
+	if ((rc = place_of(fs, i, NULL, pl)) == 0)
+		strcpy(pl->path, AV_DIR);
+	return rc;
+}
+
+/* The place whose `audit` permission opens view place pl. */
+static void view_scope(const struct place *pl, struct place *scope)
+{
+	*scope = *pl;
+	scope->path[0] = '\0';
+}
+
+/* Whether the caller may see the view of root or client folder d. */
+static bool view_visible(fuse_req_t req, struct inode *d)
+{
+	struct place pl, scope;
+
+	if (view_place(fs_of(req), d, NULL, &pl) != 0)
+		return false;
+	view_scope(&pl, &scope);
+	return grants(req, &scope, POL_AUDIT, NULL) == POL_AUDIT;
+}
+
+/*
+ * Asks for `audit` on the view of i (a view inode, or the root or client
+ * folder whose view is looked up) and records the answer as action (NULL:
+ * record a refusal only, as "lookup"). A refusal is ENOENT: the view does
+ * not exist for this caller. Returns 0, -ENOENT or -EIO.
+ */
+static int view_allow(fuse_req_t req, const char *action, struct inode *i)
+{
+	struct access a = { .action = action };
+	struct place scope;
+	int rc;
+
+	if (view_place(fs_of(req), i, NULL, &a.pl) != 0)
+		return -ENOENT;
+	view_scope(&a.pl, &scope);
+	rc = grants(req, &scope, POL_AUDIT, &a.why) == POL_AUDIT ? 0 : -ENOENT;
+	if (action == NULL) {
+		if (rc == 0)
+			return 0;
+		a.action = "lookup";
+	}
+	return audit_access(req, &a, rc, rc != 0);
+}
+
+/*
+ * Refuses action on view inode i (or on its entry child, or on the view
+ * of folder i when child is AV_DIR) and records it: EROFS for a caller
+ * who sees the view, and for anyone else EACCES (the name is reserved).
+ * Returns the errno to answer, negative.
+ */
+static int view_refuse(fuse_req_t req, const char *action, struct inode *i,
+                       const char *child)
+{
+	struct fs *fs = fs_of(req);
+	struct access a = { .action = action };
+	bool folder = !is_view(i);
+	int rc = folder && !view_visible(req, i) ? -EACCES : -EROFS;
+
+	snprintf(a.why.rule, sizeof(a.why.rule), "%s",
+	         rc == -EROFS ? VIEW_RULE : "name reserved for the audit view");
+	if (view_place(fs, i, folder ? NULL : child, &a.pl) == 0)
+		audit_access(req, &a, rc, true);
+	return rc;
+}
+
+/* For a handler about to change name in directory d (name NULL: d
+ * itself): 0 when no view is concerned, else the refusal to answer. */
+static int view_change(fuse_req_t req, const char *action, struct inode *d,
+                       const char *name)
+{
+	if (is_view(d))
+		return view_refuse(req, action, d, name);
+	if (name != NULL && view_name(fs_of(req), d, name))
+		return view_refuse(req, action, d, AV_DIR);
+	return 0;
+}
+
+/* The view inode of kind (IK_VIEW, or IK_VFILE with file) in d, named
+ * name, taking one lookup reference. */
+static int view_get(struct fs *fs, struct inode *d, enum ikind kind,
+                    unsigned file, const char *name, struct inode **out)
+{
+	struct inode *i, *n, *dead = NULL;
+	size_t h = hash_of(d->dev, d->ino);
+	char *copy = strdup(name);
+
+	n = calloc(1, sizeof(*n));
+	if (n == NULL || copy == NULL) {
+		free(n);
+		free(copy);
+		return -ENOMEM;
+	}
+	n->fd = -1;
+	n->dev = d->dev;
+	n->ino = d->ino;
+	n->type = kind == IK_VIEW ? S_IFDIR : S_IFREG;
+	n->kind = kind;
+	n->view = kind == IK_VFILE ? file : 0;
+	n->cl = client_of(d);
+	n->nlookup = 1;
+	pthread_mutex_init(&n->mu, NULL);
+	pthread_rwlock_init(&n->io, NULL);
+	pthread_mutex_lock(&fs->lock);
+	for (i = fs->table[h]; i; i = i->next)
+		if (i->dev == d->dev && i->ino == d->ino && i->kind == kind &&
+		    i->view == n->view)
+			break;
+	if (i != NULL) {
+		i->nlookup++;
+		pthread_mutex_unlock(&fs->lock);
+		free(copy);
+		inode_free(n);
+		*out = i;
+		return 0;
+	}
+	n->next = fs->table[h];
+	fs->table[h] = n;
+	place_locked(fs, n, d, copy, &dead);
+	pthread_mutex_unlock(&fs->lock);
+	free_dead(dead);
+	*out = n;
+	return 0;
+}
+
+/*
+ * Tells the kernel that view file i is now size bytes long. With the
+ * write-back cache the kernel keeps a regular file's size itself and
+ * ignores the one getattr reports, so a growing view would look frozen
+ * to tail -f. Storing the stream's last byte (every line, and so every
+ * view, ends with '\n') at size - 1 makes it grow the size; view files
+ * are read with direct_io, so the stored byte is never read back. A
+ * kernel that does not know the inode yet (a first lookup) takes the
+ * size from the reply.
+ */
+static void view_grow(fuse_req_t req, struct inode *i, uint64_t size)
+{
+	struct fs *fs = fs_of(req);
+	char nl = '\n';
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(1);
+
+	if (!fs->writeback || fs->se == NULL || size == 0)
+		return;
+	bv.buf[0].mem = &nl;
+	fuse_lowlevel_notify_store(fs->se, (fuse_ino_t)i, (off_t)size - 1,
+	                           &bv, 0);
+}
+
+/* The attributes of view inode i, as the caller of req sees them. */
+static int view_attr(fuse_req_t req, struct inode *i, struct stat *st)
+{
+	struct fs *fs = fs_of(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct av_stat as;
+	struct place pl;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = view_ino(i->ino, i->kind, i->view);
+	st->st_uid = ctx->uid;
+	st->st_gid = ctx->gid;
+	st->st_atim = st->st_mtim = st->st_ctim = fs->started;
+	st->st_blksize = 128 << 10;
+	if (i->kind == IK_VIEW) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		return 0;
+	}
+	st->st_mode = S_IFREG | 0644;
+	st->st_nlink = 1;
+	if ((rc = view_place(fs, i, NULL, &pl)) != 0 ||
+	    (rc = av_stat(fs->av, pl.root ? NULL : pl.client, i->view, &as)) != 0)
+		return rc;
+	st->st_size = (off_t)as.size;
+	view_grow(req, i, as.size);
+	st->st_blocks = (blkcnt_t)((as.size + 511) / 512);
+	st->st_mtim.tv_sec = (time_t)(as.mtime_us / 1000000);
+	st->st_mtim.tv_nsec = (long)(as.mtime_us % 1000000) * 1000;
+	st->st_ctim = st->st_mtim;
+	return 0;
+}
+
+/* Fills e for view inode i. Attributes are never cached: the owner is
+ * whoever asks, and the files grow. The .audit entry itself is looked up
+ * afresh on every path walk, like a client folder. */
+static int view_entry(fuse_req_t req, struct inode *i,
+                      struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = (fuse_ino_t)i;
+	e->entry_timeout = i->kind == IK_VIEW ? 0 : fs_of(req)->timeout;
+	return view_attr(req, i, &e->attr);
+}
+
+/* Looks up name in d, where d is a view inode or name is AV_DIR. */
+static int view_lookup(fuse_req_t req, struct inode *d, const char *name,
+                       struct fuse_entry_param *e, struct inode **out)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *i;
+	int f = -1, rc;
+
+	if (d->kind == IK_VFILE)
+		return -ENOTDIR;
+	if (d->kind == IK_VIEW && (f = av_file_find(name)) < 0)
+		return -ENOENT;
+	if (d->kind != IK_VIEW && (rc = view_allow(req, NULL, d)) != 0)
+		return rc;
+	rc = view_get(fs, d, d->kind == IK_VIEW ? IK_VFILE : IK_VIEW,
+	              f < 0 ? 0 : (unsigned)f, name, &i);
+	if (rc == 0 && (rc = view_entry(req, i, e)) != 0)
+		inode_unref(fs, i, 1);
+	if (rc == 0 && out != NULL)
+		*out = i;
+	return rc;
+}
+
+/* Opens view file i for reading; anything else is refused. */
+static int view_open(fuse_req_t req, struct inode *i,
+                     struct fuse_file_info *fi, struct fh **out)
+{
+	struct fs *fs = fs_of(req);
+	struct place pl;
+	struct fh *h;
+	int rc;
+
+	if (i->kind != IK_VFILE)
+		return -EISDIR;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		return view_refuse(req, "open", i, NULL);
+	if ((rc = view_allow(req, "audit-read", i)) != 0)
+		return rc;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		rc = -ENOMEM;
+	else if ((rc = view_place(fs, i, NULL, &pl)) == 0)
+		rc = av_open(fs->av, pl.root ? NULL : pl.client, i->view,
+		             &h->view);
+	if (rc != 0) {
+		free(h);
+		audit_failed(req, "audit-read", i, NULL, rc, NULL);
+		return rc;
+	}
+	h->fd = -1;
+	*out = h;
+	return 0;
+}
+
 /* ---- attributes ------------------------------------------------------ */
 
 static int link_target(struct inode *i, char *out)
@@ -974,6 +1285,14 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e;
 	int rc;
 
+	if (is_view(d) || view_name(fs_of(req), d, name)) {
+		rc = view_lookup(req, d, name, &e, NULL);
+		if (rc != 0)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_entry(req, &e);
+		return;
+	}
 	/* A client folder the caller may not list does not exist for
 	 * them; inside a client, a name they may not list is refused. */
 	rc = allow(req, NULL, d, name, POL_LIST);
@@ -1007,12 +1326,14 @@ static void op_getattr(fuse_req_t req, fuse_ino_t n,
 	struct stat st;
 	int rc;
 
+	struct inode *i = ino_of(req, n);
+
 	(void)fi;
-	rc = attr_get(fs_of(req), ino_of(req, n), &st);
+	rc = is_view(i) ? view_attr(req, i, &st) : attr_get(fs_of(req), i, &st);
 	if (rc != 0)
 		fuse_reply_err(req, -rc);
 	else
-		fuse_reply_attr(req, &st, fs_of(req)->timeout);
+		fuse_reply_attr(req, &st, is_view(i) ? 0 : fs_of(req)->timeout);
 }
 
 /* ---- file content ---------------------------------------------------- */
@@ -1120,25 +1441,43 @@ static struct fh *fh_of(struct fuse_file_info *fi)
 	return (struct fh *)(uintptr_t)fi->fh;
 }
 
+static void fh_free(struct inode *i, struct fh *h)
+{
+	if (h->view != NULL) {
+		av_close(h->view);
+	} else {
+		key_unref(i);
+		close(h->fd);
+	}
+	free(h);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t n, struct fuse_file_info *fi)
 {
 	struct inode *i = ino_of(req, n);
 	struct fh *h;
 	int rc;
 
-	rc = allow(req, "open", i, NULL, open_perms(fi->flags));
-	if (rc == 0 && (rc = file_open(fs_of(req), i, fi->flags, &h)) != 0)
-		audit_failed(req, "open", i, NULL, rc, NULL);
+	if (is_view(i)) {
+		rc = view_open(req, i, fi, &h);
+	} else {
+		rc = allow(req, "open", i, NULL, open_perms(fi->flags));
+		if (rc == 0 &&
+		    (rc = file_open(fs_of(req), i, fi->flags, &h)) != 0)
+			audit_failed(req, "open", i, NULL, rc, NULL);
+	}
 	if (rc != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
 	fi_set(req, fi, h);
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		key_unref(i);
-		close(h->fd);
-		free(h);
+	if (h->view != NULL) {
+		/* Streams: reads go to the daemon whatever the size says. */
+		fi->direct_io = 1;
+		fi->keep_cache = 0;
 	}
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		fh_free(i, h);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t n,
@@ -1147,9 +1486,7 @@ static void op_release(fuse_req_t req, fuse_ino_t n,
 	struct fh *h = fh_of(fi);
 
 	audit_closed(req, ino_of(req, n), h);
-	close(h->fd);
-	key_unref(ino_of(req, n));
-	free(h);
+	fh_free(ino_of(req, n), h);
 	fuse_reply_err(req, 0);
 }
 
@@ -1165,6 +1502,10 @@ static void op_read(fuse_req_t req, fuse_ino_t n, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	if (fh_of(fi)->view != NULL) {
+		r = av_read(fh_of(fi)->view, (char *)buf, size, (uint64_t)off);
+		goto out;
+	}
 	pthread_rwlock_rdlock(&i->io);
 	pthread_mutex_lock(&i->mu);
 	struct bc_key *k = i->key;
@@ -1177,6 +1518,7 @@ static void op_read(fuse_req_t req, fuse_ino_t n, size_t size, off_t off,
 		audit_failed(req, "integrity", i, NULL, -EIO,
 		             "file block does not authenticate");
 	}
+out:
 	if (r > 0)
 		__atomic_add_fetch(&fh_of(fi)->read, (uint64_t)r,
 		                   __ATOMIC_RELAXED);
@@ -1274,7 +1616,11 @@ static void op_fsync(fuse_req_t req, fuse_ino_t n, int datasync,
 	int fd = fh_of(fi)->fd;
 
 	(void)n;
-	fuse_reply_err(req, (datasync ? fdatasync(fd) : fsync(fd)) ? errno : 0);
+	if (fd < 0)
+		fuse_reply_err(req, 0);         /* a .audit file */
+	else
+		fuse_reply_err(req, (datasync ? fdatasync(fd) : fsync(fd))
+		                    ? errno : 0);
 }
 
 static void op_fallocate(fuse_req_t req, fuse_ino_t n, int mode, off_t off,
@@ -1283,6 +1629,10 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t n, int mode, off_t off,
 	struct inode *i = ino_of(req, n);
 	int rc;
 
+	if ((rc = view_change(req, "fallocate", i, NULL)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	if (mode != 0) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
@@ -1371,6 +1721,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t n, struct stat *a,
 	char path[64];
 	int fd = fi ? fh_of(fi)->fd : -1, rc;
 	unsigned want = 0;
+	if ((rc = view_change(req, setattr_action(valid), i, NULL)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 
 	/* Changing a file needs write; giving a client folder another
 	 * owner changes who its client belongs to: that needs admin. */
@@ -1459,6 +1813,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	gid_t g;
 	int fd = -1, pfd, rc = 0;
 	bool asked = false;        /* allowed (and recorded) */
+	if ((rc = view_change(req, "create", d, name)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 
 	/* The root holds client folders only. */
 	if (d->kind == IK_ROOT)
@@ -1605,6 +1963,10 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uid_t u;
 	gid_t g;
 	int rc;
+	if ((rc = view_change(req, "mkdir", d, name)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 
 	/* A new client folder is a new client: register, and the creator
 	 * owns it. */
@@ -1631,6 +1993,10 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 	uid_t u;
 	gid_t g;
 	int rc;
+	if ((rc = view_change(req, "symlink", d, name)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 
 	if (d->kind == IK_ROOT)
 		rc = -EACCES;
@@ -1663,7 +2029,8 @@ out:
 static void op_readlink(fuse_req_t req, fuse_ino_t n)
 {
 	char target[PATH_MAX];
-	int rc = link_target(ino_of(req, n), target);
+	struct inode *i = ino_of(req, n);
+	int rc = is_view(i) ? -EINVAL : link_target(i, target);
 
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
@@ -1700,6 +2067,14 @@ static void op_link(fuse_req_t req, fuse_ino_t n, fuse_ino_t newparent,
 	char path[64];
 	bool made = false;
 	int rc;
+	if ((rc = view_change(req, "link", i, NULL)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if ((rc = view_change(req, "link", d, newname)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 
 	if (S_ISDIR(i->type)) {
 		rc = -EPERM;
@@ -1729,6 +2104,10 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct inode *d = ino_of(req, parent);
 	struct sname s;
 	int rc;
+	if ((rc = view_change(req, "unlink", d, name)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 
 	if ((rc = allow(req, "unlink", d, name, POL_DELETE)) != 0) {
 		fuse_reply_err(req, -rc);
@@ -1785,6 +2164,10 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct inode *d = ino_of(req, parent);
 	struct sname s;
 	int fd = -1, rc;
+	if ((rc = view_change(req, "rmdir", d, name)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 
 	if ((rc = allow(req, "rmdir", d, name, POL_DELETE)) != 0) {
 		fuse_reply_err(req, -rc);
@@ -1963,7 +2346,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	bool made = false, target;
 	int rc;
 
-	if ((rc = rename_allowed(req, d, name, nd, newname, flags)) != 0) {
+	if ((rc = view_change(req, "rename", d, name)) != 0 ||
+	    (rc = view_change(req, "rename", nd, newname)) != 0 ||
+	    (rc = rename_allowed(req, d, name, nd, newname, flags)) != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
@@ -2025,13 +2410,23 @@ static void op_opendir(fuse_req_t req, fuse_ino_t n,
 	struct dh *h;
 	int fd, rc;
 
-	if ((rc = allow(req, "list", i, NULL, POL_LIST)) != 0) {
+	if (is_view(i))
+		rc = i->kind == IK_VIEW ? view_allow(req, "list", i) : -ENOTDIR;
+	else
+		rc = allow(req, "list", i, NULL, POL_LIST);
+	if (rc != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
 	h = calloc(1, sizeof(*h));
 	if (h == NULL) {
 		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fi->cache_readdir = 0;
+	if (is_view(i)) {
+		fi->fh = (uint64_t)(uintptr_t)h;
+		fuse_reply_open(req, fi);
 		return;
 	}
 	fd = openat(i->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -2044,7 +2439,6 @@ static void op_opendir(fuse_req_t req, fuse_ino_t n,
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->cache_readdir = 0;
 	fuse_reply_open(req, fi);
 }
 
@@ -2125,6 +2519,65 @@ static bool visible(fuse_req_t req, struct inode *d, const struct place *dpl,
 	return grants(req, &pl, POL_LIST, NULL) == POL_LIST;
 }
 
+/* Adds the entry of view inode i to a listing; sets *used to what it
+ * took or, if it does not fit, to more than rem and drops the lookup
+ * reference readdirplus took. */
+static int view_dirent(fuse_req_t req, struct inode *d, const char *name,
+                       bool plus, char *p, size_t rem, off_t next,
+                       size_t *used)
+{
+	struct fuse_entry_param e;
+	struct inode *child = NULL;
+	bool dir = d->kind != IK_VIEW;
+	int f = dir ? 0 : av_file_find(name), rc;
+
+	memset(&e, 0, sizeof(e));
+	e.attr.st_ino = view_ino(d->ino, dir ? IK_VIEW : IK_VFILE,
+	                         (unsigned)f);
+	e.attr.st_mode = dir ? S_IFDIR : S_IFREG;
+	if (plus && (rc = view_lookup(req, d, name, &e, &child)) != 0)
+		return rc;
+	*used = plus ? fuse_add_direntry_plus(req, p, rem, name, &e, next)
+	             : fuse_add_direntry(req, p, rem, name, &e.attr, next);
+	if (*used > rem && child != NULL)
+		inode_unref(fs_of(req), child, 1);
+	return 0;
+}
+
+/* Lists view directory d: ".", "..", then its files; an offset is the
+ * index of the next entry. */
+static void view_readdir(fuse_req_t req, struct inode *d, size_t size,
+                         off_t off, bool plus)
+{
+	char *buf = calloc(1, size), *p = buf;
+	size_t rem = size, used;
+
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (off_t k = off < 0 ? 0 : off; k < 2 + AV_NFILES; k++) {
+		if (k < 2) {
+			struct fuse_entry_param e = { .attr.st_mode = S_IFDIR };
+			const char *dot = k ? ".." : ".";
+
+			used = plus ? fuse_add_direntry_plus(req, p, rem, dot,
+			                                     &e, k + 1)
+			            : fuse_add_direntry(req, p, rem, dot,
+			                                &e.attr, k + 1);
+		} else if (view_dirent(req, d, av_file_name((unsigned)k - 2),
+		                       plus, p, rem, k + 1, &used) != 0) {
+			continue;
+		}
+		if (used > rem)
+			break;
+		p += used;
+		rem -= used;
+	}
+	fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
 static void readdir_common(fuse_req_t req, fuse_ino_t n, size_t size,
                            off_t off, struct fuse_file_info *fi, bool plus)
 {
@@ -2136,6 +2589,10 @@ static void readdir_common(fuse_req_t req, fuse_ino_t n, size_t size,
 	size_t rem = size;
 	int err = 0;
 
+	if (h->dp == NULL) {
+		view_readdir(req, d, size, off, plus);
+		return;
+	}
 	/* Entries the caller may not list are left out. */
 	if ((err = place_of(fs, d, NULL, &dpl)) != 0) {
 		fuse_reply_err(req, err == -ENOENT ? EACCES : -err);
@@ -2179,7 +2636,8 @@ static void readdir_common(fuse_req_t req, fuse_ino_t n, size_t size,
 				}
 				goto skip;
 			}
-			if (!visible(req, d, &dpl, h->entry->d_name, name))
+			if (view_name(fs, d, name) ||
+			    !visible(req, d, &dpl, h->entry->d_name, name))
 				goto skip;
 			shown = name;
 		}
@@ -2199,6 +2657,18 @@ static void readdir_common(fuse_req_t req, fuse_ino_t n, size_t size,
 			if (child)
 				inode_unref(fs, child, 1);
 			break;
+		}
+		/* The view follows "..", with the same offset: both or
+		 * neither go into this reply. */
+		if (strcmp(shown, "..") == 0 && view_name(fs, d, AV_DIR) &&
+		    view_visible(req, d)) {
+			size_t vused = 0;
+
+			if (view_dirent(req, d, AV_DIR, plus, p + used,
+			                rem - used, next, &vused) == 0 &&
+			    vused > rem - used)
+				break;
+			used += vused;
 		}
 		p += used;
 		rem -= used;
@@ -2231,7 +2701,8 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t n,
 	struct dh *h = (struct dh *)(uintptr_t)fi->fh;
 
 	(void)n;
-	closedir(h->dp);
+	if (h->dp != NULL)
+		closedir(h->dp);
 	free(h);
 	fuse_reply_err(req, 0);
 }
@@ -2240,10 +2711,14 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t n, int datasync,
                         struct fuse_file_info *fi)
 {
 	struct dh *h = (struct dh *)(uintptr_t)fi->fh;
-	int fd = dirfd(h->dp);
+	int fd = h->dp != NULL ? dirfd(h->dp) : -1;
 
 	(void)n;
-	fuse_reply_err(req, (datasync ? fdatasync(fd) : fsync(fd)) ? errno : 0);
+	if (fd < 0)
+		fuse_reply_err(req, 0);         /* a .audit directory */
+	else
+		fuse_reply_err(req, (datasync ? fdatasync(fd) : fsync(fd))
+		                    ? errno : 0);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t n)
@@ -2484,6 +2959,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t n, const char *name,
 	unsigned char *sealed = NULL;
 	int rc;
 
+	if ((rc = view_change(req, "setxattr", i, NULL)) != 0)
+		goto out;
 	if (is_acl(name)) {
 		rc = acl_set(req, i, name, (const unsigned char *)value, size);
 		goto out;
@@ -2523,6 +3000,10 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t n, const char *name,
 	ssize_t len;
 	int rc;
 
+	if (is_view(i)) {
+		rc = -ENODATA;
+		goto out;
+	}
 	if (strcmp(name, XATTR_ACL_ACCESS) == 0) {
 		if ((rc = acl_view(req, i, size)) == 0)
 			rc = 1;
@@ -2584,7 +3065,8 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t n, size_t size)
 	size_t used = 0;
 	int rc = 0;
 
-	if (S_ISLNK(i->type) || allow(req, NULL, i, NULL, POL_READ) != 0)
+	if (is_view(i) || S_ISLNK(i->type) ||
+	    allow(req, NULL, i, NULL, POL_READ) != 0)
 		goto reply;
 	procpath(i->fd, path);
 	len = listxattr(path, NULL, 0);
@@ -2634,6 +3116,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t n, const char *name)
 	char stored[XATTR_NAME_MAX + 1], path[64];
 	int rc = 0;
 
+	if ((rc = view_change(req, "removexattr", i, NULL)) != 0)
+		goto out;
 	/* Removing the view would say "no policy here": refused. */
 	if (is_acl(name))
 		rc = strcmp(name, XATTR_ACL_ACCESS) == 0 ? -EPERM : -ENODATA;
@@ -2645,6 +3129,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t n, const char *name)
 		else if (removexattr(path, stored) != 0)
 			rc = -errno;
 	}
+out:
 	fuse_reply_err(req, -rc);
 }
 
@@ -2709,9 +3194,25 @@ const struct fuse_lowlevel_ops *fs_ops(void)
 	return &ops;
 }
 
-void fs_attach_audit(struct fs *fs, struct audit *a)
+int fs_attach_audit(struct fs *fs, struct audit *a)
 {
-	fs->audit = a;
+	int rc = av_new(a, vault_dir_fd(fs->v), &fs->av);
+
+	if (rc == 0)
+		fs->audit = a;
+	return rc;
+}
+
+void fs_set_session(struct fs *fs, struct fuse_session *se)
+{
+	fs->se = se;
+}
+
+void fs_detach_audit(struct fs *fs)
+{
+	av_free(fs->av);
+	fs->av = NULL;
+	fs->audit = NULL;
 }
 
 int fs_new(struct vault *v, const struct fs_options *o, struct fs **out)
@@ -2728,6 +3229,7 @@ int fs_new(struct vault *v, const struct fs_options *o, struct fs **out)
 	fs->cipher = vault_cipher(v);
 	fs->timeout = o->timeout;
 	fs->writeback = o->writeback;
+	clock_gettime(CLOCK_REALTIME, &fs->started);
 	pthread_mutex_init(&fs->lock, NULL);
 	if ((rc = client_init(&fs->root_client, vault_root_key(v))) != 0)
 		goto fail;
@@ -2765,6 +3267,7 @@ void fs_free(struct fs *fs)
 
 	if (fs == NULL)
 		return;
+	av_free(fs->av);
 	for (size_t h = 0; h < HASH_SIZE; h++)
 		for (i = fs->table[h]; i; i = in) {
 			in = i->next;

@@ -1699,24 +1699,83 @@ static void trace(policy_trace_fn fn, void *ctx, const struct entry *e,
 		   effect == 0 ? why : NULL);
 }
 
-/* The mount root: listed by anyone who has a role. */
+/* Whether e, held by the user, lets it audit the whole vault: it
+ * allows audit, reaches every client and has no `files`. A rule without
+ * its own scope reaches what the roles the user has of it reach. */
+static int audits_all(const struct policy *p, const struct policy_req *r,
+                      const struct entry *e)
+{
+	size_t n = e->any_role ? p->nroles : e->nroles;
+
+	if (!(e->allow & POL_AUDIT) || e->files.n > 0)
+		return 0;
+	if (e->kind == E_ROLE || e->has_scope)
+		return e->scope.kind == SC_ALL;
+	for (size_t i = 0; i < n; i++) {
+		const struct entry *role = e->any_role ? p->roles[i]
+		                                       : e->roles[i];
+
+		if (in_role(r, role) && role->scope.kind == SC_ALL)
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether the user has a role that rule e names. */
+static int rule_member(const struct policy *p, const struct policy_req *r,
+                       const struct entry *e)
+{
+	size_t n = e->any_role ? p->nroles : e->nroles;
+
+	for (size_t i = 0; i < n; i++)
+		if (in_role(r, e->any_role ? p->roles[i] : e->roles[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * The mount root. list: anyone who has a role. audit (the root's .audit,
+ * which covers every client): a role or rule that audits the whole vault
+ * (audits_all()), and no role or rule of the user that denies audit
+ * anywhere, since the root's view would show those clients too. Any other
+ * permission: denied.
+ */
 static void judge_root(const struct policy *p, const struct policy_req *r,
                        policy_trace_fn fn, void *ctx,
                        struct policy_decision *d)
 {
-	const struct entry *first = NULL;
+	const struct entry *allow = NULL, *deny = NULL;
+	const char *why = r->perm == POL_AUDIT
+	                  ? "does not allow audit of every client"
+	                  : "only list and audit are meaningful at the mount root";
+	int eff;
 
-	for (size_t i = 0; i < p->nroles; i++) {
-		const struct entry *e = p->roles[i];
+	for (size_t i = 0; i < p->nroles + p->nrules; i++) {
+		const struct entry *e = i < p->nroles ? p->roles[i]
+		                                      : p->rules[i - p->nroles];
 
-		if (!in_role(r, e))
+		if (!(e->kind == E_ROLE ? in_role(r, e) : rule_member(p, r, e)) ||
+		    (e->kind != E_ROLE && r->perm == POL_LIST))
 			continue;
-		if (first == NULL && r->perm == POL_LIST)
-			first = e;
-		trace(fn, ctx, e, r->perm == POL_LIST,
-		      "only list is allowed at the mount root");
+		eff = 0;
+		if (r->perm == POL_LIST)
+			eff = 1;
+		else if (r->perm == POL_AUDIT && in_window(&e->when, r->when)) {
+			if (e->deny & POL_AUDIT)
+				eff = -1;
+			else if (audits_all(p, r, e))
+				eff = 1;
+		}
+		trace(fn, ctx, e, eff, why);
+		if (eff < 0 && deny == NULL)
+			deny = e;
+		if (eff > 0 && allow == NULL)
+			allow = e;
 	}
-	verdict(d, first != NULL, first, "default deny");
+	if (deny != NULL)
+		verdict(d, 0, deny, NULL);
+	else
+		verdict(d, allow != NULL, allow, "default deny");
 }
 
 void policy_explain(const struct policy *p, const struct policy_req *r,

@@ -751,6 +751,61 @@ START_TEST(test_mount_root)
 }
 END_TEST
 
+/* audit at the mount root: the whole vault's .audit. */
+START_TEST(test_mount_root_audit)
+{
+	struct policy *p;
+	struct tm t;
+	struct policy_req r;
+
+	put("roles.ini",
+	    "[role aud]\nmembers = daemon\nscope = all\nallow = list, audit\n"
+	    "[role part]\nmembers = bin\nscope = clients:a*\n"
+	    "allow = list, audit\n"
+	    "[role files]\nmembers = sys\nscope = all\n"
+	    "allow = list, audit\nfiles = *.pdf\n"
+	    "[role day]\nmembers = sync\nscope = all\nallow = list, audit\n"
+	    "days = mon-fri\n"
+	    "[role plain]\nmembers = games\nscope = all\nallow = list\n"
+	    "[role plain2]\nmembers = man\nscope = all\nallow = list\n"
+	    "[role aud2]\nmembers = lp\nscope = all\nallow = audit\n");
+	put("rules.ini",
+	    "[rule fay-audits]\nroles = plain2\neffect = allow\n"
+	    "permissions = audit\n"
+	    "[rule not-gil-on-b]\nroles = aud2\neffect = deny\n"
+	    "permissions = audit\nscope = clients:b*\n");
+	p = load_clean();
+	ALLOWED(p, REQ("daemon", NOGROUPS, NULL, NULL, NULL, POL_AUDIT),
+	        "role aud");
+	/* some clients only, or some files only: not the whole vault */
+	DENIED(p, REQ("bin", NOGROUPS, NULL, NULL, NULL, POL_AUDIT),
+	       "default deny");
+	DENIED(p, REQ("sys", NOGROUPS, NULL, NULL, NULL, POL_AUDIT),
+	       "default deny");
+	/* a rule without a scope reaches what the role reaches: all */
+	DENIED(p, REQ("games", NOGROUPS, NULL, NULL, NULL, POL_AUDIT),
+	       "default deny");
+	ALLOWED(p, REQ("man", NOGROUPS, NULL, NULL, NULL, POL_AUDIT),
+	        "rule fay-audits");
+	/* a deny of audit on some clients takes the whole view away */
+	DENIED(p, REQ("lp", NOGROUPS, NULL, NULL, NULL, POL_AUDIT),
+	       "rule not-gil-on-b");
+	ALLOWED(p, REQ("lp", NOGROUPS, "a1", NULL, "", POL_AUDIT),
+	        "role aud2");
+	/* days */
+	r = REQ("sync", NOGROUPS, NULL, NULL, NULL, POL_AUDIT);
+	t = at(1, 10, 0);
+	r.when = &t;
+	ALLOWED(p, r, "role day");
+	t = at(0, 10, 0);
+	DENIED(p, r, "default deny");
+	/* other permissions mean nothing at the root */
+	DENIED(p, REQ("daemon", NOGROUPS, NULL, NULL, NULL, POL_READ),
+	       "default deny");
+	policy_free(p);
+}
+END_TEST
+
 /* ---- core: introspection ----------------------------------------------- */
 
 struct traced {
@@ -1030,6 +1085,10 @@ START_TEST(test_example_policy)
 	/* the mount root */
 	ALLOWED(p, REQ("dana", audit, NULL, NULL, NULL, POL_LIST),
 	        "role auditor");
+	ALLOWED(p, REQ("dana", audit, NULL, NULL, NULL, POL_AUDIT),
+	        "role auditor");
+	DENIED(p, REQ("sam", manager, NULL, NULL, NULL, POL_AUDIT),
+	       "default deny");
 	DENIED(p, REQ("mallory", STAFF, NULL, NULL, NULL, POL_LIST),
 	       "default deny");
 	policy_free(p);
@@ -1720,6 +1779,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(core, test_register_and_owner);
 	tcase_add_test(core, test_root_gets_nothing);
 	tcase_add_test(core, test_mount_root);
+	tcase_add_test(core, test_mount_root_audit);
 	tcase_add_test(core, test_introspection);
 	tcase_add_test(core, test_example_policy);
 	suite_add_tcase(s, core);

@@ -10,6 +10,7 @@ import errno
 import fcntl
 import mmap
 import os
+import stat
 import sys
 import time
 
@@ -356,6 +357,43 @@ def cmd_create(args):
         print(err(e))
 
 
+def cmd_stat(args):
+    """stat PATH -> OK <type> <mode-octal> <size>"""
+    try:
+        st = os.lstat(args[0])
+        kind = "d" if stat.S_ISDIR(st.st_mode) else "f"
+        print("OK %s %04o %d" % (kind, st.st_mode & 0o7777, st.st_size))
+    except OSError as e:
+        print(err(e))
+
+
+def cmd_chmod(args):
+    """chmod PATH MODE-octal"""
+    try:
+        os.chmod(args[0], int(args[1], 8))
+        print("OK")
+    except OSError as e:
+        print(err(e))
+
+
+def cmd_setxattr(args):
+    """setxattr PATH NAME VALUE"""
+    try:
+        os.setxattr(args[0], args[1], args[2].encode())
+        print("OK")
+    except OSError as e:
+        print(err(e))
+
+
+def cmd_symlink(args):
+    """symlink TARGET PATH"""
+    try:
+        os.symlink(args[0], args[1])
+        print("OK")
+    except OSError as e:
+        print(err(e))
+
+
 def cmd_read(args):
     """read PATH -> OK <bytes repr> or ERR"""
     try:
@@ -472,6 +510,10 @@ COMMANDS = {
     "chown": cmd_chown,
     "create": cmd_create,
     "read": cmd_read,
+    "stat": cmd_stat,
+    "chmod": cmd_chmod,
+    "setxattr": cmd_setxattr,
+    "symlink": cmd_symlink,
     "unlinked": cmd_unlinked_io,
 }
 

@@ -363,7 +363,7 @@ open_policy() {
 description = Tests of the filesystem itself: no restriction.
 members = root, $(IFS=,; printf "%s" "${TEST_USERS[*]}")
 scope = all
-allow = all" >&2 || return 1
+allow = list, read, write, create, rename, delete, register, share, admin" >&2 || return 1
     fi
     printf '%s\n' "$dir"
 }

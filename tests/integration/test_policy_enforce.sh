@@ -503,7 +503,7 @@ cell "$SUP" 'OK Beta|company-templates' "lists the team client and templates onl
 cell "$SEC" "OK $ALL4" "scope all: lists every client" ls "$M"
 cell "$LEGAL" "OK $ALL4" "scope all with files: still lists every client folder" ls "$M"
 cell "$REC" "OK $ALL4" "scope all: lists every client" ls "$M"
-cell "$AUD" "OK $ALL4" "scope all: lists every client" ls "$M"
+cell "$AUD" "OK .audit|$ALL4" "scope all: lists every client, and the root's .audit" ls "$M"
 cell "$OUT" 'ERR EACCES' "no role: cannot list the mount root" ls "$M"
 
 # Groups come from the system (getgrouplist), not from the process: with
@@ -547,7 +547,7 @@ cell "$LEGAL" 'OK agreement-beta.txt' "legal in Beta: the agreement only" ls "$B
 cell "$LEGAL" 'OK <empty>' "legal in Gamma: folder listable, no entry matches" ls "$G"
 cell "$SEC" "OK $ALPHA_ALL" "infosec lists every entry" ls "$A"
 cell "$REC" "OK $ALPHA_ALL" "records office lists every entry" ls "$A"
-cell "$AUD" "OK $ALPHA_ALL" "auditor lists every entry" ls "$A"
+cell "$AUD" "OK .audit|$ALPHA_ALL" "auditor lists every entry, and the client's .audit" ls "$A"
 cell "$MGR" 'ERR ENOENT' "other client Gamma: ENOENT" ls "$G"
 cell "$OUT" 'ERR ENOENT' "no role: ENOENT" ls "$A"
 cell "$SUP" 'OK blank-form' "templates: everyone with a role reads form.txt (rule office-templates)" read "$T/form.txt"
