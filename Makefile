@@ -32,14 +32,16 @@ CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 CORE_SRC = src/blockcodec.c src/fsio.c src/namecodec.c src/keywrap.c src/secret.c \
            src/policy.c src/aclview.c src/audit.c src/auditview.c
 CORE_OBJ = $(CORE_SRC:.c=.o)
-CLI_SRC  = src/vault.c src/unlock.c
+CLI_SRC  = src/vault.c src/unlock.c src/erase.c
 CLI_OBJ  = $(CLI_SRC:.c=.o)
 FS_SRC   = src/fs.c src/guard.c
 FS_OBJ   = $(FS_SRC:.c=.o)
 
 BINS  = src/dossierfs src/dossierctl
 UNITS = $(patsubst %.c,%,$(wildcard tests/check_*.c))
-TOOLS = tests/fsx tests/auditfill
+# dossierfs-faults: the daemon with test-only fault injection in the
+# eraser (DOSSIER_FAULT=write|verify in its environment).
+TOOLS = tests/fsx tests/auditfill tests/dossierfs-faults
 
 
 .PHONY: FORCE all check unit integration install uninstall clean deps demo bench
@@ -59,12 +61,20 @@ src/%.o: src/%.c $(wildcard include/*.h) $(FLAGS_STAMP)
 src/dossierfs: src/dossierfs.o $(FS_OBJ) $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-src/dossierctl: src/dossierctl.o src/ctl_policy.o src/ctl_audit.o $(CLI_OBJ) $(CORE_OBJ)
+src/dossierctl: src/dossierctl.o src/ctl_policy.o src/ctl_audit.o src/ctl_erase.o \
+		src/erase_list.o $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 tests/check_%: tests/check_%.c tests/check_main.h $(CORE_OBJ) $(FLAGS_STAMP)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) \
 		-o $@ $< $(CORE_OBJ) $(PKG_LIBS) $(CHECK_LIBS)
+
+src/erase-faults.o: src/erase.c $(wildcard include/*.h) $(FLAGS_STAMP)
+	$(CC) $(CPPFLAGS) -DDOSSIER_FAULTS $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+tests/dossierfs-faults: src/dossierfs.o $(FS_OBJ) $(filter-out src/erase.o,$(CLI_OBJ)) \
+		src/erase-faults.o $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 tests/fsx: tests/fsx.c $(FLAGS_STAMP)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<

@@ -10,9 +10,31 @@
  *   events.csv         audit_format_header(CSV), then every record, CSV
  *   events.jsonl       every record, one JSON object a line
  *   denied.log         the records with outcome "denied", TEXT
- *   destructions.csv   the header, then the records of action "destroy",
- *                      CSV
+ *   destructions.csv   a certificate of sanitization per destruction:
+ *                      the header, then one row per record of action
+ *                      "destroy" (see below)
  *   verify.txt         the result of audit_verify() when it was opened
+ *
+ * destructions.csv holds the fields of the sample certificate of
+ * sanitization of NIST SP 800-88, adapted to files: the header line
+ *
+ *   seq,time,id,outcome,reason,user,uid,roles,rule,policy,client,path,
+ *   bytes,digest,method_type,method,tool,verification,requested,started,
+ *   ended,error
+ *
+ * (one line), then per record: seq; time, the record's, as audit_format()
+ * prints it (2026-11-29T23:34:06.266310Z); outcome "done" for outcome
+ * "allowed" (destroyed and verified), "failed" for "error" (a failed
+ * attempt, retried; see erase.h), the outcome's name otherwise; user,
+ * uid, roles, rule, policy, client, path and bytes from the record's
+ * fields of those names; id, reason, digest, method_type, method, tool,
+ * verification, requested, started, ended and error from its detail,
+ * read as "key=value" pairs joined by "; " (the eraser's: keys named
+ * like the columns, "method-type" for method_type; the first of a key
+ * counts, unknown keys are skipped, a missing one is an empty field).
+ * Fields are quoted as RFC 4180 says, when they hold ',', '"', CR or LF
+ * (quotes doubled); no value and "" are both an empty field; lines end
+ * in CRLF.
  *
  * Streams. The bytes of every file but verify.txt are a pure function of
  * the records of its scope, in seq order: the same records give the same
@@ -33,8 +55,9 @@
  * evenly over the records (when they are all used, every other one goes
  * and the spacing doubles); one pass over the scope's records counts all
  * five files. The first av_stat() of a scope counts all its records once
- * (about 10 us a record: each is decoded and formatted three ways, so a
- * million take some 10 s), later ones only the records committed since.
+ * (about 10 us a record: each is decoded and formatted three ways, four
+ * for a destruction, so a million take some 10 s), later ones only the
+ * records committed since.
  * When a scope not kept is needed, the one least recently used that no
  * call is working with is forgotten, to be counted again if needed again.
  * A read at an offset starts from the nearest mark before it, or from the

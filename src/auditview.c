@@ -22,31 +22,40 @@ _Static_assert(AV_VERIFY_TXT == AV_NFILES - 1, "verify.txt comes last");
 _Static_assert(AV_MARKS >= 2 && AV_MARKS % 2 == 0, "marks thin by halves");
 _Static_assert(AV_SCOPES >= 1, "at least one scope");
 
+/* How the lines of a file are made from records: format_line(). */
+enum line_fmt {
+	LINE_TEXT,                   /* audit_format() TEXT */
+	LINE_CSV,                    /* audit_format() CSV */
+	LINE_JSON,                   /* audit_format() JSON */
+	LINE_CERT,                   /* a row of the destruction table */
+	NLINE_FMTS
+};
+
 /*
  * One file: its name, the format of its lines and which records it
- * shows. Its header is audit_format_header() of its format ("" but for
- * CSV). A record that does not decode is shown, as a stand-in line, only
- * by the files that select no action and no outcome (events.*): readers
- * pass action and outcome to their cursor as a prefilter, which must
- * never hide a line the counting pass (no prefilter) sees.
+ * shows. Its header is format_header() of its format. A record that
+ * does not decode is shown, as a stand-in line, only by the files that
+ * select no action and no outcome (events.*): readers pass action and
+ * outcome to their cursor as a prefilter, which must never hide a line
+ * the counting pass (no prefilter) sees.
  */
 struct view {
 	const char *name;
-	enum audit_format fmt;
+	enum line_fmt fmt;
 	const char *action;          /* only records of this action, or NULL */
 	enum audit_outcome outcome;  /* only records of this outcome, or 0 */
 };
 
 static const struct view views[AV_NFILES] = {
-	[AV_EVENTS_LOG]       = { "events.log", AUDIT_FMT_TEXT, NULL, 0 },
-	[AV_EVENTS_CSV]       = { "events.csv", AUDIT_FMT_CSV, NULL, 0 },
-	[AV_EVENTS_JSONL]     = { "events.jsonl", AUDIT_FMT_JSON, NULL, 0 },
-	[AV_DENIED_LOG]       = { "denied.log", AUDIT_FMT_TEXT, NULL,
+	[AV_EVENTS_LOG]       = { "events.log", LINE_TEXT, NULL, 0 },
+	[AV_EVENTS_CSV]       = { "events.csv", LINE_CSV, NULL, 0 },
+	[AV_EVENTS_JSONL]     = { "events.jsonl", LINE_JSON, NULL, 0 },
+	[AV_DENIED_LOG]       = { "denied.log", LINE_TEXT, NULL,
 	                          AUDIT_DENIED },
-	[AV_DESTRUCTIONS_CSV] = { "destructions.csv", AUDIT_FMT_CSV,
+	[AV_DESTRUCTIONS_CSV] = { "destructions.csv", LINE_CERT,
 	                          "destroy", 0 },
 	/* A report made at open: none of the fields below is used. */
-	[AV_VERIFY_TXT]       = { "verify.txt", AUDIT_FMT_TEXT, NULL, 0 },
+	[AV_VERIFY_TXT]       = { "verify.txt", LINE_TEXT, NULL, 0 },
 };
 
 /* The records of a scope with seq below seq make off[f] bytes of file f
@@ -140,7 +149,214 @@ int av_file_find(const char *name)
 	return -ENOENT;
 }
 
+/* ---- the destruction table (destructions.csv) ------------------------ */
+
+/* The keys of a destruction record's detail that the table shows, in
+ * the order of its columns; each column is named like its key, with '_'
+ * for '-'. */
+enum cert_key {
+	K_ID, K_REASON, K_DIGEST, K_METHOD_TYPE, K_METHOD, K_TOOL,
+	K_VERIFICATION, K_REQUESTED, K_STARTED, K_ENDED, K_ERROR, NCERT_KEYS
+};
+
+static const char *const cert_keys[NCERT_KEYS] = {
+	[K_ID] = "id", [K_REASON] = "reason", [K_DIGEST] = "digest",
+	[K_METHOD_TYPE] = "method-type", [K_METHOD] = "method",
+	[K_TOOL] = "tool", [K_VERIFICATION] = "verification",
+	[K_REQUESTED] = "requested", [K_STARTED] = "started",
+	[K_ENDED] = "ended", [K_ERROR] = "error",
+};
+
+#define CERT_HEADER "seq,time,id,outcome,reason,user,uid,roles,rule," \
+	"policy,client,path,bytes,digest,method_type,method,tool," \
+	"verification,requested,started,ended,error\r\n"
+
+/* Part of a string: n bytes from p (p NULL: no value). */
+struct span {
+	const char *p;
+	size_t n;
+};
+
+/* An snprintf-like builder: len counts what the whole line needs. */
+struct out {
+	char *buf;
+	size_t cap;
+	size_t len;
+};
+
+static void out_put(struct out *o, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++, o->len++)
+		if (o->len + 1 < o->cap)
+			o->buf[o->len] = p[i];
+}
+
+static void out_str(struct out *o, const char *s)
+{
+	out_put(o, s, strlen(s));
+}
+
+static size_t out_end(struct out *o)
+{
+	if (o->cap > 0)
+		o->buf[o->len < o->cap ? o->len : o->cap - 1] = '\0';
+	return o->len;
+}
+
+/* A field, RFC 4180: quoted when it holds ',', '"', CR or LF, quotes
+ * doubled; no value and "" are both an empty field. */
+static void out_csv(struct out *o, struct span s)
+{
+	size_t i, from;
+
+	if (s.p == NULL)
+		return;
+	for (i = 0; i < s.n && memchr(",\"\r\n", s.p[i], 4) == NULL; i++)
+		;
+	if (i == s.n) {
+		out_put(o, s.p, s.n);
+		return;
+	}
+	out_put(o, "\"", 1);
+	for (from = 0, i = 0; i < s.n; i++) {
+		if (s.p[i] == '"') {
+			out_put(o, s.p + from, i + 1 - from);
+			from = i;
+		}
+	}
+	out_put(o, s.p + from, s.n - from);
+	out_put(o, "\"", 1);
+}
+
+static struct span str(const char *s)
+{
+	return (struct span){ s, s != NULL ? strlen(s) : 0 };
+}
+
+/* A time as audit_format() prints it: 2026-11-29T23:34:06.258653Z. */
+static void out_time(struct out *o, int64_t us)
+{
+	int64_t sec = us / 1000000, frac = us % 1000000;
+	char day[32], buf[64];
+	time_t t;
+	struct tm tm;
+
+	if (frac < 0) {
+		frac += 1000000;
+		sec--;
+	}
+	t = (time_t)sec;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(day, sizeof(day), "@%" PRId64, sec);
+	snprintf(buf, sizeof(buf), "%s.%06" PRId64 "Z", day, frac);
+	out_str(o, buf);
+}
+
+/* The values of the keys the table shows, from a detail of "key=value"
+ * pairs joined by "; ": the first of each key; unknown keys are skipped,
+ * missing ones have no value. */
+static void detail_split(const char *detail, struct span v[NCERT_KEYS])
+{
+	const char *p = detail, *end, *eq;
+	size_t n, klen;
+
+	memset(v, 0, NCERT_KEYS * sizeof(*v));
+	while (p != NULL && *p != '\0') {
+		end = strstr(p, "; ");
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		if ((eq = memchr(p, '=', n)) != NULL) {
+			klen = (size_t)(eq - p);
+			for (unsigned k = 0; k < NCERT_KEYS; k++) {
+				if (v[k].p == NULL &&
+				    strlen(cert_keys[k]) == klen &&
+				    memcmp(p, cert_keys[k], klen) == 0) {
+					v[k] = (struct span){ eq + 1,
+					                      n - klen - 1 };
+					break;
+				}
+			}
+		}
+		p = end != NULL ? end + 2 : NULL;
+	}
+}
+
+/* "done" for a destruction that was verified, "failed" for a failed
+ * attempt; any other outcome by its name. */
+static const char *cert_outcome(enum audit_outcome o)
+{
+	return o == AUDIT_ALLOWED ? "done" : o == AUDIT_ERROR ? "failed"
+	       : audit_outcome_name(o);
+}
+
+/* A field after the first: the comma, then the field. */
+static void out_col(struct out *o, struct span s)
+{
+	out_put(o, ",", 1);
+	out_csv(o, s);
+}
+
+/* Row r of the table, columns as in CERT_HEADER. */
+static void format_cert(struct out *o, const struct audit_row *r)
+{
+	const struct audit_event *e = &r->ev;
+	struct span d[NCERT_KEYS];
+	char num[32];
+
+	detail_split(e->detail, d);
+	snprintf(num, sizeof(num), "%" PRIu64 ",", r->seq);
+	out_str(o, num);
+	out_time(o, r->time_us);
+	out_col(o, d[K_ID]);
+	out_col(o, str(cert_outcome(e->outcome)));
+	out_col(o, d[K_REASON]);
+	out_col(o, str(e->user));
+	snprintf(num, sizeof(num), "%u", (unsigned)e->uid);
+	out_col(o, str(num));
+	out_col(o, str(e->roles));
+	out_col(o, str(e->rule));
+	out_col(o, str(e->policy));
+	out_col(o, str(e->client));
+	out_col(o, str(e->path));
+	snprintf(num, sizeof(num), "%" PRIu64, e->bytes);
+	out_col(o, str(e->has_bytes ? num : NULL));
+	for (unsigned k = K_DIGEST; k < NCERT_KEYS; k++)
+		out_col(o, d[k]);
+	out_str(o, "\r\n");
+}
+
 /* ---- the one definition of a file's lines ----------------------------- */
+
+/* The audit_format() of the formats that are one. */
+static const enum audit_format audit_fmt[LINE_CERT] = {
+	[LINE_TEXT] = AUDIT_FMT_TEXT,
+	[LINE_CSV]  = AUDIT_FMT_CSV,
+	[LINE_JSON] = AUDIT_FMT_JSON,
+};
+
+/* Line of record r in format f into buf, like audit_format(): the
+ * length the whole line needs, NUL-terminated when cap > 0. */
+static size_t format_line(enum line_fmt f, const struct audit_row *r,
+                          char *buf, size_t cap)
+{
+	struct out o = { buf, cap, 0 };
+
+	if (f != LINE_CERT)
+		return audit_format(r, audit_fmt[f], buf, cap);
+	format_cert(&o, r);
+	return out_end(&o);
+}
+
+/* The header of format f: a CSV's first line, "" for the others. */
+static size_t format_header(enum line_fmt f, char *buf, size_t cap)
+{
+	struct out o = { buf, cap, 0 };
+
+	if (f != LINE_CERT)
+		return audit_format_header(audit_fmt[f], buf, cap);
+	out_str(&o, CERT_HEADER);
+	return out_end(&o);
+}
 
 /* The line shown for a record that does not decode. */
 static void stand_in(uint64_t seq, struct audit_row *r)
@@ -309,17 +525,17 @@ static int count_row(struct av_map *m, const struct audit_row *r,
                      int damaged)
 {
 	uint64_t add[NSTREAMS];
-	size_t n[3];
-	int have[3] = { 0, 0, 0 };
+	size_t n[NLINE_FMTS];
+	int have[NLINE_FMTS] = { 0 };
 
 	for (unsigned f = 0; f < NSTREAMS; f++) {
-		enum audit_format fmt = views[f].fmt;
+		enum line_fmt fmt = views[f].fmt;
 
 		add[f] = 0;
 		if (!belongs(f, r, damaged))
 			continue;
 		if (!have[fmt]) {
-			n[fmt] = audit_format(r, fmt, NULL, 0);
+			n[fmt] = format_line(fmt, r, NULL, 0);
 			have[fmt] = 1;
 		}
 		add[f] = n[fmt];
@@ -338,9 +554,6 @@ static int count_row(struct av_map *m, const struct audit_row *r,
 		m->mtime_us = r->time_us;
 	return 0;
 }
-
-_Static_assert(AUDIT_FMT_TEXT < 3 && AUDIT_FMT_CSV < 3 && AUDIT_FMT_JSON < 3,
-               "count_row() keeps one length per format");
 
 /* Counts the records of m's scope committed since it last counted.
  * Called with m->mu held. */
@@ -415,7 +628,7 @@ int av_new(struct audit *a, int dirfd, struct av **out)
 		/* A prefilter must not hide a stand-in line (see views). */
 		assert(belongs(f, NULL, 1) == (views[f].action == NULL &&
 		                               views[f].outcome == 0));
-		v->hdr[f] = audit_format_header(views[f].fmt, NULL, 0);
+		v->hdr[f] = format_header(views[f].fmt, NULL, 0);
 	}
 	pthread_mutex_init(&v->mu, NULL);
 	pthread_cond_init(&v->unpinned, NULL);
@@ -510,11 +723,11 @@ static int next_line(struct av_reader *r)
 	while ((rc = next_row(r->c, &row, &damaged)) == 1) {
 		if (!belongs(r->f, &row, damaged))
 			continue;
-		n = audit_format(&row, views[r->f].fmt, r->line, r->cap);
+		n = format_line(views[r->f].fmt, &row, r->line, r->cap);
 		if (n >= r->cap) {
 			if ((rc = line_room(r, n)) != 0)
 				return rc;
-			audit_format(&row, views[r->f].fmt, r->line, r->cap);
+			format_line(views[r->f].fmt, &row, r->line, r->cap);
 		}
 		r->llen = n;
 		return 1;
@@ -537,8 +750,7 @@ static int reopen(struct av_reader *r, const struct spot *s)
 	if (s->seq == 1) {
 		assert(s->off == r->v->hdr[r->f]);
 		r->base = 0;
-		r->llen = audit_format_header(views[r->f].fmt, r->line,
-		                              r->cap);
+		r->llen = format_header(views[r->f].fmt, r->line, r->cap);
 		if (r->llen >= r->cap)
 			return -EOVERFLOW;
 	}

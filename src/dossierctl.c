@@ -16,6 +16,8 @@
  *                              [--client NAME] [--user NAME] [--action A]
  *                              [--outcome O] [--since T] [--until T]
  *                              [--format table|csv|json]
+ *   dossierctl erase status VAULT [--passphrase-file F | --key-file F]
+ *                                 [--format table|csv]
  *
  * One function per subcommand, dispatched from a table. Exit status 0 on
  * success, 1 on failure (with one line on stderr), 2 on bad usage.
@@ -213,6 +215,8 @@ static const struct cmd cmds[] = {
 	  NULL, ctl_policy },
 	{ "audit", "audit verify|query VAULT ... (see audit --help)",
 	  NULL, ctl_audit },
+	{ "erase", "erase status VAULT ... (see erase --help)",
+	  NULL, ctl_erase },
 };
 
 static void usage(void)

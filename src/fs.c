@@ -30,6 +30,7 @@
 #include "aclview.h"
 #include "audit.h"
 #include "auditview.h"
+#include "erase.h"
 #include "fs.h"
 #include "fsio.h"
 #include "guard.h"
@@ -90,6 +91,7 @@ struct fs {
 	struct audit *audit;       /* NULL until fs_attach_audit() */
 	struct av *av;             /* the .audit views; NULL without audit */
 	struct fuse_session *se;   /* for notifications; NULL until set */
+	struct eraser *eraser;     /* secure erasure; NULL without audit */
 	struct timespec started;   /* times of the .audit directories */
 	uint64_t growing;          /* bytes being added to files now (atomic) */
 	enum bc_cipher cipher;
@@ -807,23 +809,31 @@ static int audit_access(fuse_req_t req, const struct access *a, int rc,
  * Asks the policy for want on i (or its entry child) and records the
  * answer as action (NULL: record denials only, as "lookup"). Returns 0,
  * -EACCES, -EIO when the audit store cannot record an allowed access, or
- * the error of finding the place.
+ * the error of finding the place. allow_as() takes the access (action
+ * set) and leaves in it the place and the decision.
  */
+static int allow_as(fuse_req_t req, struct access *a, struct inode *i,
+                    const char *child, unsigned want)
+{
+	int rc;
+
+	if ((rc = place_of(fs_of(req), i, child, &a->pl)) != 0)
+		return rc == -ENOENT ? -EACCES : rc;
+	rc = decide(req, &a->pl, want, &a->why);
+	if (a->action == NULL) {
+		if (rc == 0)
+			return 0;
+		a->action = "lookup";
+	}
+	return audit_access(req, a, rc, rc == -EACCES);
+}
+
 static int allow(fuse_req_t req, const char *action, struct inode *i,
                  const char *child, unsigned want)
 {
 	struct access a = { .action = action };
-	int rc;
 
-	if ((rc = place_of(fs_of(req), i, child, &a.pl)) != 0)
-		return rc == -ENOENT ? -EACCES : rc;
-	rc = decide(req, &a.pl, want, &a.why);
-	if (action == NULL) {
-		if (rc == 0)
-			return 0;
-		a.action = "lookup";
-	}
-	return audit_access(req, &a, rc, rc == -EACCES);
+	return allow_as(req, &a, i, child, want);
 }
 
 /* Records that action on i (or child), allowed, then failed with rc
@@ -1174,6 +1184,152 @@ static int view_open(fuse_req_t req, struct inode *i,
 	h->fd = -1;
 	*out = h;
 	return 0;
+}
+
+/* ---- secure erasure ------------------------------------------------- */
+
+/*
+ * The last name of a regular file going away (unlink, or a rename over
+ * it) is a destruction: the backing file is handed to the eraser
+ * (erase.h), which overwrites, verifies and records it in the
+ * background. The cut-off part of a truncation is erased at once. A
+ * client folder's key is erased with the folder.
+ */
+
+/* A destruction request of the caller of req: strings borrowed from the
+ * caller's cache entry (released by erase_req_done()) and from buf. */
+struct erasing {
+	const struct caller *c;
+	char exe[PATH_MAX];
+	struct erase_req r;
+};
+
+static void erase_req_fill(fuse_req_t req, const char *reason,
+                           const struct access *a, struct erasing *x)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char proc[32];
+	ssize_t n;
+
+	memset(&x->r, 0, sizeof(x->r));
+	x->c = guard_caller(fs_of(req)->guard, ctx->uid);
+	x->r.reason = reason;
+	x->r.uid = ctx->uid;
+	x->r.pid = ctx->pid;
+	snprintf(proc, sizeof(proc), "/proc/%d/exe", (int)ctx->pid);
+	if ((n = readlink(proc, x->exe, sizeof(x->exe) - 1)) > 0) {
+		x->exe[n] = '\0';
+		x->r.exe = x->exe;
+	}
+	if (x->c != NULL) {
+		x->r.user = x->c->user;
+		x->r.roles = x->c->roles;
+		x->r.policy = policy_version(x->c->policy);
+	}
+	x->r.rule = a->why.rule[0] ? a->why.rule : NULL;
+	x->r.client = a->pl.root ? NULL : a->pl.client;
+	x->r.path = a->pl.path;
+}
+
+static void erase_req_done(struct fs *fs, struct erasing *x)
+{
+	guard_caller_put(fs->guard, x->c);
+}
+
+/*
+ * Queues the destruction of regular file stored in directory d (link: a
+ * rename will replace it, see eraser_queue()); a is the allowed access
+ * that asked for it. *id gets the job's ID.
+ */
+static int destroy_queue(fuse_req_t req, struct inode *d, const char *stored,
+                         bool link, const struct access *a,
+                         const char *reason, char *id)
+{
+	struct fs *fs = fs_of(req);
+	struct erasing x;
+	struct bc_key k;
+	struct stat st;
+	uint64_t size = 0;
+	bool has = false;
+	int fd, rc;
+
+	erase_req_fill(req, reason, a, &x);
+	fd = openat(d->fd, stored, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0 &&
+	    bc_plain_size(fs->cipher, (uint64_t)st.st_size, &size) != 0)
+		x.r.note = "the file size is not a valid ciphertext size";
+	if (fd >= 0) {
+		rc = fsio_key_load(fd, fs->cipher, client_of(d)->key, false, &k);
+		has = rc == 0;
+		if (rc != 0 && rc != -ENODATA)
+			x.r.note = "the file header does not authenticate";
+		close(fd);
+	}
+	rc = eraser_queue(fs->eraser, d->fd, stored, link, has ? &k : NULL,
+	                  size, &x.r, id);
+	if (has)
+		bc_key_wipe(&k);
+	erase_req_done(fs, &x);
+	return rc;
+}
+
+/* Removes entry s of d (not a directory): the last name of a regular
+ * file is destroyed, anything else just unlinked. */
+static int remove_entry(fuse_req_t req, struct inode *d, const struct sname *s,
+                        const struct access *a)
+{
+	struct fs *fs = fs_of(req);
+	struct stat st;
+	int rc;
+
+	if (fs->eraser != NULL &&
+	    fstatat(d->fd, s->stored, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_nlink == 1)
+		rc = destroy_queue(req, d, s->stored, false, a, "unlink", NULL);
+	else
+		rc = unlinkat(d->fd, s->stored, 0) != 0 ? -errno : 0;
+	if (rc == 0)
+		side_drop(d, s);
+	return rc;
+}
+
+/*
+ * File managers move a deleted file into a trash folder at the top of
+ * the mount (.Trash or .Trash-UID) instead of deleting it: a hidden copy,
+ * never destroyed. Making such a folder is refused, so that they offer to
+ * delete for good, which here is a destruction. 0, or -EACCES recorded.
+ */
+static int trash_check(fuse_req_t req, const char *action, struct inode *d,
+                       const char *name)
+{
+	struct access a = { .action = action };
+
+	if (d->kind != IK_ROOT || (strcmp(name, ".Trash") != 0 &&
+	                           strncmp(name, ".Trash-", 7) != 0))
+		return 0;
+	snprintf(a.why.rule, sizeof(a.why.rule), "no trash folders: "
+	         "deleting is destroying");
+	if (place_of(fs_of(req), d, name, &a.pl) == 0)
+		audit_access(req, &a, -EACCES, true);
+	return -EACCES;
+}
+
+/* Whether the eraser is busy-blocked by (dev, ino): the daemon has it
+ * open. */
+static bool erase_busy(void *ctx, dev_t dev, ino_t ino)
+{
+	struct fs *fs = ctx;
+	struct inode *i;
+	bool busy = false;
+
+	pthread_mutex_lock(&fs->lock);
+	if ((i = table_find(fs, dev, ino)) != NULL) {
+		pthread_mutex_lock(&i->mu);
+		busy = i->opens > 0;
+		pthread_mutex_unlock(&i->mu);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return busy;
 }
 
 /* ---- attributes ------------------------------------------------------ */
@@ -1649,7 +1805,10 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t n, int mode, off_t off,
 }
 
 /* Truncates i to size through fd (opened here if fd < 0). */
-static int do_truncate(struct fs *fs, struct inode *i, int fd, off_t size)
+/* Truncates i to size; cutting data off destroys it (erase.h), for
+ * the request x, when there is an eraser. */
+static int do_truncate(struct fs *fs, struct inode *i, int fd, off_t size,
+                       const struct erasing *x)
 {
 	bool own = fd < 0;
 	int rc;
@@ -1668,7 +1827,12 @@ static int do_truncate(struct fs *fs, struct inode *i, int fd, off_t size)
 		}
 	}
 	pthread_rwlock_wrlock(&i->io);
-	rc = fsio_truncate(fd, i->key, client_of(i)->key, (uint64_t)size);
+	if (fs->eraser != NULL && x != NULL && i->key != NULL)
+		rc = eraser_cut(fs->eraser, fd, i->key, client_of(i)->key,
+		                (uint64_t)size, &x->r);
+	else
+		rc = fsio_truncate(fd, i->key, client_of(i)->key,
+		                   (uint64_t)size);
 	pthread_rwlock_unlock(&i->io);
 	if (own) {
 		key_unref(i);
@@ -1717,15 +1881,18 @@ static void op_setattr(fuse_req_t req, fuse_ino_t n, struct stat *a,
 {
 	struct fs *fs = fs_of(req);
 	struct inode *i = ino_of(req, n);
+	struct access acc = { .action = setattr_action(valid) };
+	struct erasing x;
 	struct stat st;
 	char path[64];
 	int fd = fi ? fh_of(fi)->fd : -1, rc;
 	unsigned want = 0;
+	bool cut = false;
+
 	if ((rc = view_change(req, setattr_action(valid), i, NULL)) != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-
 	/* Changing a file needs write; giving a client folder another
 	 * owner changes who its client belongs to: that needs admin. */
 	if (valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE |
@@ -1740,7 +1907,14 @@ static void op_setattr(fuse_req_t req, fuse_ino_t n, struct stat *a,
 	if (fs->writeback &&
 	    !(valid & ~(FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME)))
 		want = 0;
-	if (want && (rc = allow(req, setattr_action(valid), i, NULL, want)))
+	/* Cutting data off destroys it: that needs delete too. */
+	if ((valid & FUSE_SET_ATTR_SIZE) && fs->eraser != NULL &&
+	    S_ISREG(i->type) && attr_get(fs, i, &st) == 0 &&
+	    a->st_size < st.st_size) {
+		want |= POL_DELETE;
+		cut = true;
+	}
+	if (want && (rc = allow_as(req, &acc, i, NULL, want)))
 		goto out;
 	if (valid & FUSE_SET_ATTR_MODE) {
 		procpath(i->fd, path);
@@ -1763,7 +1937,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t n, struct stat *a,
 		}
 	}
 	if (valid & FUSE_SET_ATTR_SIZE) {
-		if ((rc = do_truncate(fs, i, fd, a->st_size)) != 0)
+		if (cut)
+			erase_req_fill(req, "truncate", &acc, &x);
+		rc = do_truncate(fs, i, fd, a->st_size, cut ? &x : NULL);
+		if (cut)
+			erase_req_done(fs, &x);
+		if (rc != 0)
 			goto out;
 	}
 	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
@@ -1813,11 +1992,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	gid_t g;
 	int fd = -1, pfd, rc = 0;
 	bool asked = false;        /* allowed (and recorded) */
+
 	if ((rc = view_change(req, "create", d, name)) != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-
 	/* The root holds client folders only. */
 	if (d->kind == IK_ROOT)
 		rc = -EACCES;
@@ -1963,11 +2142,12 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uid_t u;
 	gid_t g;
 	int rc;
-	if ((rc = view_change(req, "mkdir", d, name)) != 0) {
+
+	if ((rc = view_change(req, "mkdir", d, name)) != 0 ||
+	    (rc = trash_check(req, "mkdir", d, name)) != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-
 	/* A new client folder is a new client: register, and the creator
 	 * owns it. */
 	rc = allow(req, "mkdir", d, name, d->kind == IK_ROOT ? POL_REGISTER
@@ -1993,11 +2173,11 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 	uid_t u;
 	gid_t g;
 	int rc;
+
 	if ((rc = view_change(req, "symlink", d, name)) != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-
 	if (d->kind == IK_ROOT)
 		rc = -EACCES;
 	else
@@ -2067,15 +2247,12 @@ static void op_link(fuse_req_t req, fuse_ino_t n, fuse_ino_t newparent,
 	char path[64];
 	bool made = false;
 	int rc;
-	if ((rc = view_change(req, "link", i, NULL)) != 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	if ((rc = view_change(req, "link", d, newname)) != 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
 
+	if ((rc = view_change(req, "link", i, NULL)) != 0 ||
+	    (rc = view_change(req, "link", d, newname)) != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	if (S_ISDIR(i->type)) {
 		rc = -EPERM;
 		goto out;
@@ -2102,43 +2279,49 @@ out:
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct inode *d = ino_of(req, parent);
+	struct access a = { .action = "unlink" };
 	struct sname s;
 	int rc;
+
 	if ((rc = view_change(req, "unlink", d, name)) != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-
-	if ((rc = allow(req, "unlink", d, name, POL_DELETE)) != 0) {
+	if ((rc = allow_as(req, &a, d, name, POL_DELETE)) != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if ((rc = stored_name(d, name, &s)) == 0) {
-		if (unlinkat(d->fd, s.stored, 0) != 0)
-			rc = -errno;
-		else
-			side_drop(d, &s);
-	}
+	if ((rc = stored_name(d, name, &s)) == 0)
+		rc = remove_entry(req, d, &s, &a);
 	audit_failed(req, "unlink", d, name, rc, NULL);
 	fuse_reply_err(req, -rc);
 }
 
 /* Checks that backing directory fd holds no entries of ours, then removes
  * its bookkeeping files. */
-static int dir_empty_out(int fd)
+/* Opens directory fd for listing: a DIR, or NULL with errno set. */
+static DIR *dir_list(int fd)
+{
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dp;
+
+	if (dfd < 0)
+		return NULL;
+	if ((dp = fdopendir(dfd)) == NULL)
+		close(dfd);
+	return dp;
+}
+
+/* 0 if directory fd holds no entry of ours (only its .dirid, its .key
+ * and sidecars), else -ENOTEMPTY. */
+static int dir_empty_check(int fd)
 {
 	struct dirent *e;
-	DIR *dp;
-	int dfd, rc = 0;
+	DIR *dp = dir_list(fd);
+	int rc = 0;
 
-	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
+	if (dp == NULL)
 		return -errno;
-	dp = fdopendir(dfd);
-	if (dp == NULL) {
-		close(dfd);
-		return -errno;
-	}
 	while ((e = readdir(dp)) != NULL) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
 		    strcmp(e->d_name, VAULT_DIRID) == 0 ||
@@ -2148,28 +2331,57 @@ static int dir_empty_out(int fd)
 		rc = -ENOTEMPTY;
 		break;
 	}
-	if (rc == 0) {
-		rewinddir(dp);
-		while ((e = readdir(dp)) != NULL)
-			if (e->d_name[0] == '.' && strcmp(e->d_name, ".") &&
-			    strcmp(e->d_name, ".."))
-				unlinkat(dfd, e->d_name, 0);
-	}
 	closedir(dp);
 	return rc;
+}
+
+/* dir_empty_check(), and if empty, removes those dot files. */
+static int dir_empty_out(int fd)
+{
+	struct dirent *e;
+	DIR *dp;
+	int rc;
+
+	if ((rc = dir_empty_check(fd)) != 0)
+		return rc;
+	if ((dp = dir_list(fd)) == NULL)
+		return -errno;
+	while ((e = readdir(dp)) != NULL)
+		if (e->d_name[0] == '.' && strcmp(e->d_name, ".") &&
+		    strcmp(e->d_name, ".."))
+			unlinkat(dirfd(dp), e->d_name, 0);
+	closedir(dp);
+	return 0;
+}
+
+/* Erases the key of the client folder fd, for rmdir (access a). */
+static int destroy_client_key(fuse_req_t req, int fd, const struct access *a)
+{
+	struct fs *fs = fs_of(req);
+	struct erasing x;
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (dfd < 0)
+		return -errno;
+	erase_req_fill(req, "client-folder", a, &x);
+	rc = eraser_file(fs->eraser, dfd, VAULT_KEY, &x.r);
+	erase_req_done(fs, &x);
+	close(dfd);
+	return rc == -ENOENT ? 0 : rc;
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct inode *d = ino_of(req, parent);
+	struct access a = { .action = "rmdir" };
 	struct sname s;
 	int fd = -1, rc;
+
 	if ((rc = view_change(req, "rmdir", d, name)) != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-
-	if ((rc = allow(req, "rmdir", d, name, POL_DELETE)) != 0) {
+	if ((rc = allow_as(req, &a, d, name, POL_DELETE)) != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
@@ -2182,8 +2394,12 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto out;
 	}
 	/* The kernel holds the directory's lock across rmdir, so no entry
-	 * can be created in it between the check and the removal. */
-	if ((rc = dir_empty_out(fd)) != 0)
+	 * can be created in it between the check and the removal. A client
+	 * folder takes its key with it: erased first, then the rest. */
+	if (d->kind == IK_ROOT && fs_of(req)->eraser != NULL &&
+	    (rc = dir_empty_check(fd)) == 0)
+		rc = destroy_client_key(req, fd, &a);
+	if (rc != 0 || (rc = dir_empty_out(fd)) != 0)
 		goto out;
 	if (unlinkat(d->fd, s.stored, AT_REMOVEDIR) != 0)
 		rc = -errno;
@@ -2343,11 +2559,14 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct client *from = client_of(d), *to = client_of(nd);
 	struct sname s, ns;
 	struct stat st, tst;
-	bool made = false, target;
+	struct access ra = { .action = "replace" };
+	char job[ERASE_IDLEN + 1];
+	bool made = false, target, doomed;
 	int rc;
 
 	if ((rc = view_change(req, "rename", d, name)) != 0 ||
 	    (rc = view_change(req, "rename", nd, newname)) != 0 ||
+	    (rc = trash_check(req, "rename", nd, newname)) != 0 ||
 	    (rc = rename_allowed(req, d, name, nd, newname, flags)) != 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -2369,24 +2588,40 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	target = fstatat(nd->fd, ns.stored, &tst, AT_SYMLINK_NOFOLLOW) == 0;
+	/* A regular file replaced by the rename is destroyed: that needs
+	 * delete and write on it. */
+	doomed = target && !(flags & RENAME_EXCHANGE) && S_ISREG(tst.st_mode) &&
+	         tst.st_nlink == 1 && tst.st_ino != st.st_ino &&
+	         fs->eraser != NULL;
 	if (target && !(flags & RENAME_EXCHANGE) &&
-	    (rc = allow(req, "replace", nd, newname, POL_DELETE)) != 0)
+	    (rc = allow_as(req, &ra, nd, newname, S_ISREG(tst.st_mode)
+	                   ? POL_DELETE | POL_WRITE : POL_DELETE)) != 0)
 		goto out;
 	if (S_ISDIR(st.st_mode) && !(flags & RENAME_EXCHANGE) &&
 	    (rc = clear_target_dir(nd, ns.stored, flags)) != 0)
 		goto out;
 	if ((rc = side_put(nd, &ns, &made)) != 0)
 		goto out;
-	if (from != to && (rc = rewrap_at(fs, d, s.stored, &st, from, to)))
+	if (doomed && (rc = destroy_queue(req, nd, ns.stored, true, &ra,
+	                                  "replace", job)) != 0)
 		goto out;
+	if (from != to && (rc = rewrap_at(fs, d, s.stored, &st, from, to))) {
+		if (doomed)
+			eraser_abort(fs->eraser, job);
+		goto out;
+	}
 	if (renameat2(d->fd, s.stored, nd->fd, ns.stored, flags) != 0) {
 		rc = -errno;
+		if (doomed)
+			eraser_abort(fs->eraser, job);
 		/* The file stays where it was: give it its key back. */
 		if (from != to && rewrap_at(fs, d, s.stored, &st, to, from))
 			warn_integrity("file key could not be restored after "
 			               "a failed move", d);
 		goto out;
 	}
+	if (doomed)
+		eraser_release(fs->eraser, job);
 	if (!(flags & RENAME_EXCHANGE) &&
 	    !(d == nd && strcmp(s.stored, ns.stored) == 0))
 		side_drop(d, &s);
@@ -3198,6 +3433,11 @@ int fs_attach_audit(struct fs *fs, struct audit *a)
 {
 	int rc = av_new(a, vault_dir_fd(fs->v), &fs->av);
 
+	if (rc == 0 &&
+	    (rc = eraser_open(fs->v, a, erase_busy, fs, &fs->eraser)) != 0) {
+		av_free(fs->av);
+		fs->av = NULL;
+	}
 	if (rc == 0)
 		fs->audit = a;
 	return rc;
@@ -3210,6 +3450,8 @@ void fs_set_session(struct fs *fs, struct fuse_session *se)
 
 void fs_detach_audit(struct fs *fs)
 {
+	eraser_close(fs->eraser);
+	fs->eraser = NULL;
 	av_free(fs->av);
 	fs->av = NULL;
 	fs->audit = NULL;
@@ -3267,6 +3509,7 @@ void fs_free(struct fs *fs)
 
 	if (fs == NULL)
 		return;
+	eraser_close(fs->eraser);
 	av_free(fs->av);
 	for (size_t h = 0; h < HASH_SIZE; h++)
 		for (i = fs->table[h]; i; i = in) {

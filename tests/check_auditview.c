@@ -202,13 +202,109 @@ static enum audit_format fmt_of(unsigned f)
 {
 	switch (f) {
 	case AV_EVENTS_CSV:
-	case AV_DESTRUCTIONS_CSV:
 		return AUDIT_FMT_CSV;
 	case AV_EVENTS_JSONL:
 		return AUDIT_FMT_JSON;
 	default:
 		return AUDIT_FMT_TEXT;
 	}
+}
+
+/* destructions.csv: its header, and its columns in order, with the
+ * detail key each one is read from (NULL: a field of the record). */
+#define CERT_HEADER "seq,time,id,outcome,reason,user,uid,roles,rule," \
+	"policy,client,path,bytes,digest,method_type,method,tool," \
+	"verification,requested,started,ended,error\r\n"
+
+static const char *const cert_cols[][2] = {
+	{ "seq", NULL }, { "time", NULL }, { "id", "id" },
+	{ "outcome", NULL }, { "reason", "reason" }, { "user", NULL },
+	{ "uid", NULL }, { "roles", NULL }, { "rule", NULL },
+	{ "policy", NULL }, { "client", NULL }, { "path", NULL },
+	{ "bytes", NULL }, { "digest", "digest" },
+	{ "method_type", "method-type" }, { "method", "method" },
+	{ "tool", "tool" }, { "verification", "verification" },
+	{ "requested", "requested" }, { "started", "started" },
+	{ "ended", "ended" }, { "error", "error" },
+};
+#define NCOLS (sizeof(cert_cols) / sizeof(cert_cols[0]))
+
+/* The time of r as audit_format() prints it, into out (64 bytes). */
+static void row_time(const struct audit_row *r, char *out)
+{
+	char line[LINE_MAX_];
+	size_t n = audit_format(r, AUDIT_FMT_TEXT, line, sizeof(line));
+
+	ck_assert_uint_lt(n, sizeof(line));
+	n = strcspn(line, " ");
+	ck_assert_uint_lt(n, 64);
+	memcpy(out, line, n);
+	out[n] = '\0';
+}
+
+static void csv_field(struct text *t, const char *s)
+{
+	if (s == NULL || strpbrk(s, ",\"\r\n") == NULL) {
+		text_add(t, s ? s : "", s ? strlen(s) : 0);
+		return;
+	}
+	text_add(t, "\"", 1);
+	for (; *s; s++) {
+		if (*s == '"')
+			text_add(t, "\"", 1);
+		text_add(t, s, 1);
+	}
+	text_add(t, "\"", 1);
+}
+
+/* Row r of destructions.csv, built column by column from the list. */
+static void cert_row(struct text *t, const struct audit_row *r)
+{
+	const struct audit_event *e = &r->ev;
+	char *detail = strdup(e->detail ? e->detail : "");
+	const char *val[NCOLS] = { 0 };
+	char num[4][64];
+	char *p, *next;
+
+	ck_assert_ptr_nonnull(detail);
+	for (p = detail; p != NULL && *p; p = next) {
+		char *eq;
+
+		if ((next = strstr(p, "; ")) != NULL) {
+			*next = '\0';
+			next += 2;
+		}
+		if ((eq = strchr(p, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		for (size_t c = 0; c < NCOLS; c++)
+			if (cert_cols[c][1] && !strcmp(cert_cols[c][1], p) &&
+			    val[c] == NULL)
+				val[c] = eq + 1;
+	}
+	snprintf(num[0], 64, "%llu", (unsigned long long)r->seq);
+	row_time(r, num[1]);
+	snprintf(num[2], 64, "%u", (unsigned)e->uid);
+	snprintf(num[3], 64, "%llu", (unsigned long long)e->bytes);
+	val[0] = num[0];
+	val[1] = num[1];
+	val[3] = e->outcome == AUDIT_ALLOWED ? "done" :
+	         e->outcome == AUDIT_ERROR ? "failed" : "denied";
+	val[5] = e->user;
+	val[6] = num[2];
+	val[7] = e->roles;
+	val[8] = e->rule;
+	val[9] = e->policy;
+	val[10] = e->client;
+	val[11] = e->path;
+	val[12] = e->has_bytes ? num[3] : NULL;
+	for (size_t c = 0; c < NCOLS; c++) {
+		if (c > 0)
+			text_add(t, ",", 1);
+		csv_field(t, val[c]);
+	}
+	text_add(t, "\r\n", 2);
+	free(detail);
 }
 
 /* The stand-in line the header describes for a record that does not
@@ -254,7 +350,10 @@ static struct text expect(struct audit *a, const char *client, unsigned f,
 	n = audit_format_header(fmt_of(f), line, LINE_MAX_);
 	if (fmt_of(f) == AUDIT_FMT_CSV)
 		ck_assert_uint_gt(n, 0);
-	text_add(&t, line, n);
+	if (f == AV_DESTRUCTIONS_CSV)
+		text_add(&t, CERT_HEADER, strlen(CERT_HEADER));
+	else
+		text_add(&t, line, n);
 	if (records)
 		*records = 0;
 	if (newest)
@@ -272,6 +371,10 @@ static struct text expect(struct audit *a, const char *client, unsigned f,
 			(*records)++;
 		if (!in_file(f, &r, damaged))
 			continue;
+		if (f == AV_DESTRUCTIONS_CSV) {
+			cert_row(&t, &r);
+			continue;
+		}
 		n = audit_format(&r, fmt_of(f), line, LINE_MAX_);
 		ck_assert_uint_lt(n, LINE_MAX_);
 		text_add(&t, line, n);
@@ -395,14 +498,20 @@ START_TEST(test_selection)
 	ck_assert_int_eq(n, 120 / 5);
 	free(t.p);
 	t = read_file(v, "Beta", AV_DESTRUCTIONS_CSV, 1000);
-	ck_assert_int_eq(strncmp(t.p, "seq,time,node,", 14), 0);
+	ck_assert_int_eq(strncmp(t.p, CERT_HEADER, strlen(CERT_HEADER)), 0);
+	/* i % 7 == 4 and i % 3 == 1 (Beta): i = 4, 25, 46, ... (seq i + 1;
+	 * no path of these needs quotes, so a row is a line). */
 	n = 0;
-	for (char *p = strstr(t.p, ",destroy,"); p;
-	     p = strstr(p + 1, ",destroy,"))
-		n++;
-	/* i % 7 == 4 and i % 3 == 1 (Beta): i = 4, 25, 46, ... */
+	save = NULL;
+	for (line = strtok_r(t.p + strlen(CERT_HEADER), "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save), n++) {
+		unsigned seq = (unsigned)atoi(line);
+
+		ck_assert_uint_eq((seq - 1) % 7, 4);
+		ck_assert_uint_eq((seq - 1) % 3, 1);
+		ck_assert_ptr_nonnull(strstr(line, ",Beta,dir/f"));
+	}
 	ck_assert_int_eq(n, 6);
-	ck_assert_ptr_null(strstr(t.p, ",open,"));
 	free(t.p);
 	av_free(v);
 	ck_assert_int_eq(audit_close(a), 0);
@@ -432,6 +541,135 @@ START_TEST(test_empty)
 	fill(a, 0, 30);
 	check_scope(v, a, "Nobody", 4096);
 	check_scope(v, a, NULL, 4096);
+	av_free(v);
+	ck_assert_int_eq(audit_close(a), 0);
+}
+END_TEST
+
+/* ---- destructions.csv, said directly ---------------------------------- */
+
+#define D_ID1  "9bc7a64c0a64ce090178893d7b8e7c0b"
+#define D_ID2  "0f3c5e7a9b1d2f4a6c8e0b2d4f6a8c0e"
+#define D_DIG  "blake2b-256:cacb5c2e4e7ae1d1f0e4a5b7c9d3f1e2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4"
+#define D_METHOD "cryptographic erase (file key destroyed) and one " \
+	"overwrite pass (pseudo-random)"
+#define D_VERIFY "read back 136 bytes (O_DIRECT) and compared: match"
+#define D_TIMES "requested=2026-11-29T23:34:06.258653Z; " \
+	"started=2026-11-29T23:34:06.259852Z; ended=2026-11-29T23:34:06.266299Z"
+#define D_TIMES_CSV "2026-11-29T23:34:06.258653Z,2026-11-29T23:34:06.259852Z," \
+	"2026-11-29T23:34:06.266299Z"
+
+static void rec_destroy(struct audit *a, const char *client, const char *path,
+                        enum audit_outcome o, const char *detail)
+{
+	struct audit_event e = {
+		.uid = 1001, .user = "alice", .roles = "manager,legal",
+		.pid = 4242, .exe = "/usr/bin/rm", .action = "destroy",
+		.client = client, .path = path, .outcome = o,
+		.err = o == AUDIT_ERROR ? EIO : 0, .rule = "role manager",
+		.policy = "0123456789abcdef", .has_bytes = 1, .bytes = 136,
+		.detail = detail,
+	};
+
+	ck_assert_int_eq(audit_record(a, &e, NULL), 0);
+}
+
+/* The record time of every seq (1 to n) as audit_format() prints it. */
+static void times_of(struct audit *a, char (*when)[64], unsigned n)
+{
+	struct audit_cursor *c;
+	struct audit_row r;
+
+	ck_assert_int_eq(audit_cursor_open(a, NULL, &c), 0);
+	while (audit_cursor_next(c, &r) == 1) {
+		ck_assert_uint_ge(r.seq, 1);
+		ck_assert_uint_le(r.seq, n);
+		row_time(&r, when[r.seq]);
+		/* The format is the one the header promises. */
+		ck_assert_uint_eq(strlen(when[r.seq]), 27);
+		ck_assert_int_eq(when[r.seq][10], 'T');
+		ck_assert_int_eq(when[r.seq][26], 'Z');
+	}
+	audit_cursor_close(c);
+}
+
+START_TEST(test_destructions)
+{
+	struct audit *a = wopen();
+	struct av *v = views_of(a);
+	struct audit_event other = {
+		.uid = 1001, .action = "unlink", .client = "Acme",
+		.path = "x.txt", .outcome = AUDIT_ALLOWED,
+		.detail = "id=" D_ID1,
+	};
+	struct audit_event bare = {
+		.uid = 0, .action = "destroy", .client = "Beta", .path = "",
+		.outcome = AUDIT_ALLOWED,
+	};
+	char when[8][64], want[4096];
+	struct av_stat st;
+	struct text t;
+	size_t acme;
+	int n;
+
+	/* 1: done; 2: failed; 3: a path with a comma and a quote; 4: a
+	 * detail short of keys, with unknown and repeated ones; 5: no
+	 * destruction; 6: no detail, no bytes, no names. */
+	rec_destroy(a, "Acme", "contracts/2025/nda.pdf", AUDIT_ALLOWED,
+	            "id=" D_ID1 "; reason=unlink; digest=" D_DIG "; "
+	            "method-type=purge; method=" D_METHOD "; "
+	            "tool=dossierfs 0.5; verification=" D_VERIFY "; " D_TIMES);
+	rec_destroy(a, "Acme", "contracts/2025/old.pdf", AUDIT_ERROR,
+	            "id=" D_ID2 "; reason=replace; digest=" D_DIG "; "
+	            "method-type=purge; method=" D_METHOD "; "
+	            "tool=dossierfs 0.5; verification=not done; " D_TIMES "; "
+	            "error=overwrite or read-back failed (mismatch or I/O "
+	            "error)");
+	rec_destroy(a, "Beta", "M\xc3\xbcller, \"draft\".txt", AUDIT_ALLOWED,
+	            "id=" D_ID1 "; reason=unlink; method-type=clear");
+	rec_destroy(a, "Beta", "notes.txt", AUDIT_ALLOWED,
+	            "reason=truncate; colour=blue; id=" D_ID2 "; "
+	            "reason=unlink; tool=dossierfs 0.5; no pair here; "
+	            "verification=a=b, \"c\"");
+	ck_assert_int_eq(audit_record(a, &other, NULL), 0);
+	ck_assert_int_eq(audit_record(a, &bare, NULL), 0);
+	times_of(a, when, 6);
+
+	n = snprintf(want, sizeof(want), CERT_HEADER
+	    "1,%s," D_ID1 ",done,unlink,alice,1001,\"manager,legal\","
+	    "role manager,0123456789abcdef,Acme,contracts/2025/nda.pdf,136,"
+	    D_DIG ",purge," D_METHOD ",dossierfs 0.5," D_VERIFY ","
+	    D_TIMES_CSV ",\r\n"
+	    "2,%s," D_ID2 ",failed,replace,alice,1001,\"manager,legal\","
+	    "role manager,0123456789abcdef,Acme,contracts/2025/old.pdf,136,"
+	    D_DIG ",purge," D_METHOD ",dossierfs 0.5,not done,"
+	    D_TIMES_CSV ",overwrite or read-back failed (mismatch or I/O "
+	    "error)\r\n"
+	    "3,%s," D_ID1 ",done,unlink,alice,1001,\"manager,legal\","
+	    "role manager,0123456789abcdef,Beta,"
+	    "\"M\xc3\xbcller, \"\"draft\"\".txt\",136,,clear,,,,,,,\r\n"
+	    "4,%s," D_ID2 ",done,truncate,alice,1001,\"manager,legal\","
+	    "role manager,0123456789abcdef,Beta,notes.txt,136,,,,"
+	    "dossierfs 0.5,\"a=b, \"\"c\"\"\",,,,\r\n"
+	    "6,%s,,done,,,0,,,,Beta,,,,,,,,,,,\r\n",
+	    when[1], when[2], when[3], when[4], when[6]);
+	ck_assert_int_lt(n, (int)sizeof(want));
+
+	t = read_file(v, NULL, AV_DESTRUCTIONS_CSV, 4096);
+	ck_assert_str_eq(t.p, want);
+	ck_assert_int_eq(av_stat(v, NULL, AV_DESTRUCTIONS_CSV, &st), 0);
+	ck_assert_uint_eq(st.size, strlen(want));
+	free(t.p);
+
+	/* A client's file: the header and its rows (1 and 2), the same
+	 * bytes. */
+	acme = (size_t)(strstr(want, "\r\n3,") + 2 - want);
+	t = read_file(v, "Acme", AV_DESTRUCTIONS_CSV, 5);
+	ck_assert_uint_eq(t.len, acme);
+	ck_assert_int_eq(memcmp(t.p, want, acme), 0);
+	free(t.p);
+	check_scope(v, a, NULL, 7);
+	check_scope(v, a, "Beta", 4096);
 	av_free(v);
 	ck_assert_int_eq(audit_close(a), 0);
 }
@@ -968,6 +1206,7 @@ static Suite *auditview_suite(void)
 	tcase_add_test(tc, test_content);
 	tcase_add_test(tc, test_selection);
 	tcase_add_test(tc, test_empty);
+	tcase_add_test(tc, test_destructions);
 	tcase_add_test(tc, test_read_sizes);
 	suite_add_tcase(s, tc);
 

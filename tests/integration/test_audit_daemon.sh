@@ -331,6 +331,8 @@ check_eq 0 "$STEP_RC" "$ALICE moves $F3 from $CA to $CB"
 # release (and so the close record) may reach the daemon after the last
 # command has returned; the close record is committed with the next batch.
 wait_count 4 "seq>$S0" action=close "user=$ALICE"
+# The removed file is destroyed in the background: its record follows.
+wait_count 1 "seq>$S0" action=destroy "user=$ALICE"
 aq
 check_eq "0" "$?" "audit query --format json works while mounted ($(head -c 200 "$WORK/aq.err"))"
 
@@ -363,7 +365,8 @@ got=$(ar rows "$J" "pid=${PID_OF[deny-lookup]}" -- user uid roles rule policy ex
 check_eq "$BOB|$UID_B|viewer|default deny|$PV|$(exe_of stat)" "$got" \
     "deny-lookup: user, uid, roles, rule 'default deny', policy, exe"
 expect mkdir-sub "$ALICE" "mkdir|$CA|$SUB|-|allowed|0" "$(exe_of mkdir)" "role editor"
-expect unlink "$ALICE" "unlink|$CA|$F2|-|allowed|0" "$(exe_of rm)" "role editor"
+expect unlink "$ALICE" "unlink|$CA|$F2|-|allowed|0
+destroy|$CA|$F2|-|allowed|0" "$(exe_of rm)" "role editor"
 expect move "$ALICE" "rename|$CA|$F3|-|allowed|0
 rename|$CB|$F3|-|allowed|0" "$(exe_of mv)" "role editor"
 check_eq "moved to another client|moved from another client" \

@@ -254,8 +254,11 @@ same_prefix "/.audit/denied.log is the denied records" "$WORK/vd.log" "$WORK/sd.
 check_eq 0 "$(grep -vc ' outcome=denied' "$WORK/vd.log")" "denied.log: denials only"
 check_match 'user=dsfv_sec' "$(grep 'contract.pdf' "$WORK/vd.log")" "denied.log: infosec's refused read"
 
-check_eq "$(head -n 1 "$WORK/s.csv")" "$(as_user "$AUD" cat "$M/alpha/.audit/destructions.csv")" \
+check_match '^seq,time,id,outcome,reason,user,uid,roles,rule,policy,client,path,bytes,digest,' \
+    "$(as_user "$AUD" cat "$M/alpha/.audit/destructions.csv")" \
     "destructions.csv: the header (nothing destroyed yet)"
+check_eq 1 "$(as_user "$AUD" cat "$M/alpha/.audit/destructions.csv" | wc -l)" \
+    "destructions.csv: nothing else"
 
 vt=$(as_user "$AUD" cat "$M/.audit/verify.txt")
 check_match 'result: +OK' "$vt" "verify.txt: the chain checks out"

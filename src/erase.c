@@ -1,0 +1,1241 @@
+/* Verified secure erasure and its queue: see include/erase.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <sodium.h>
+
+#include "erase.h"
+#include "fsio.h"
+
+#define CHUNK       (1u << 20)          /* overwrite and read-back unit */
+#define ALIGN       4096u               /* O_DIRECT alignment */
+#define MAGIC       "DSFJOB1\n"
+#define MAGICLEN    8u
+#define META_MAX    (64u << 10)
+#define RETRY_FIRST 10000000ll          /* µs before the first retry */
+#define RETRY_MAX   600000000ll         /* ... and at most */
+
+enum jstate { J_JOB, J_SUM, J_DONE };
+static const char *const suffix[] = { ".job", ".sum", ".done" };
+
+/* What a job file holds. Strings are malloc'd (NULL: none) and wiped. */
+struct meta {
+	char *reason, *user, *roles, *exe, *rule, *policy, *client, *path;
+	uint32_t uid, pid;
+	int64_t requested_us, started_us, ended_us;
+	uint64_t size;                   /* plaintext bytes */
+	uint32_t cipher;                 /* 0: no header (never written) */
+	unsigned char hdr[BC_HEADER];    /* re-wrapped under the wrap key */
+	char *digest, *verify;
+};
+
+struct job {
+	struct job *next;
+	char id[ERASE_IDLEN + 1];
+	enum jstate state;
+	struct meta m;
+	bool held;                       /* link job whose rename is pending */
+	bool resumed;                    /* found by eraser_open() */
+	unsigned attempts;
+	int64_t retry_at_us;
+};
+
+struct eraser {
+	struct vault *v;
+	struct audit *a;
+	erase_busy_fn busy;
+	void *ctx;
+	int qfd;                         /* VAULT/erase */
+	unsigned char *wrap;             /* sodium_malloc: header re-wrap key */
+	unsigned char *seal;             /* sodium_malloc: job file key */
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;               /* work queued, stop, or drained */
+	struct job *jobs;                /* under mu */
+	bool stop;                       /* under mu */
+	struct job *running;             /* under mu */
+	struct erase_stats st;           /* under mu */
+#ifdef DOSSIER_FAULTS
+	char fault[16];
+	unsigned faults;                 /* injections left */
+#endif
+};
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void iso_time(int64_t us, char out[64])
+{
+	time_t s = (time_t)(us / 1000000);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
+	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	         tm.tm_min, tm.tm_sec, (long)(us % 1000000));
+}
+
+static int fsync_fd(int fd)
+{
+	return fsync(fd) != 0 ? -errno : 0;
+}
+
+/* ---- overwriting and verifying --------------------------------------- */
+
+/* The pattern of bytes [pos, pos + n) of a range, pos a multiple of 64. */
+static void pattern(const unsigned char *key, uint64_t pos, unsigned char *out,
+                    size_t n)
+{
+	static const unsigned char nonce[crypto_stream_xchacha20_NONCEBYTES];
+
+	memset(out, 0, n);
+	crypto_stream_xchacha20_xor_ic(out, out, n, nonce, pos / 64, key);
+}
+
+static int pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* Reads [off, off + n) into buf through rfd (O_DIRECT when direct):
+ * aligned reads of the enclosing blocks into bounce. */
+static int read_back(int rfd, bool direct, unsigned char *bounce,
+                     unsigned char *buf, size_t n, uint64_t off)
+{
+	uint64_t start = direct ? off & ~(uint64_t)(ALIGN - 1) : off;
+	size_t lead = (size_t)(off - start);
+	size_t want = direct ? ((lead + n + ALIGN - 1) & ~(size_t)(ALIGN - 1))
+	                     : n;
+	size_t got = 0;
+
+	while (got < lead + n) {
+		ssize_t r = pread(rfd, bounce + got, want - got,
+		                  (off_t)(start + got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EIO;         /* the file got shorter */
+		got += (size_t)r;
+	}
+	memcpy(buf, bounce + lead, n);
+	return 0;
+}
+
+static int erase_range_at(struct eraser *e, int fd, uint64_t off,
+                          uint64_t len, const char **how)
+{
+	unsigned char key[crypto_stream_xchacha20_KEYBYTES];
+	unsigned char *pat = NULL, *got = NULL, *bounce = NULL;
+	char path[64];
+	bool direct = true;
+	int rfd = -1, rc = -ENOMEM;
+
+	(void)e;
+	randombytes_buf(key, sizeof(key));
+	pat = malloc(CHUNK);
+	got = malloc(CHUNK);
+	if (pat == NULL || got == NULL ||
+	    posix_memalign((void **)&bounce, ALIGN, CHUNK + 2 * ALIGN) != 0)
+		goto out;
+	for (uint64_t p = 0; p < len; p += CHUNK) {
+		size_t n = (size_t)(len - p < CHUNK ? len - p : CHUNK);
+
+		pattern(key, p, pat, n);
+#ifdef DOSSIER_FAULTS
+		if (e != NULL && e->faults > 0 &&
+		    strcmp(e->fault, "write") == 0) {
+			e->faults--;
+			rc = -EIO;
+			goto out;
+		}
+#endif
+		if ((rc = pwrite_all(fd, pat, n, off + p)) != 0)
+			goto out;
+	}
+	if (fdatasync(fd) != 0) {
+		rc = -errno;
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	rfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (rfd < 0) {
+		/* tmpfs and the like: no O_DIRECT; drop the cached pages. */
+		direct = false;
+		posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+		rfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (rfd < 0) {
+			rc = -errno;
+			goto out;
+		}
+	}
+	for (uint64_t p = 0; p < len; p += CHUNK) {
+		size_t n = (size_t)(len - p < CHUNK ? len - p : CHUNK);
+
+		if ((rc = read_back(rfd, direct, bounce, got, n, off + p)) != 0)
+			goto out;
+		pattern(key, p, pat, n);
+#ifdef DOSSIER_FAULTS
+		if (e != NULL && e->faults > 0 &&
+		    strcmp(e->fault, "verify") == 0) {
+			e->faults--;
+			got[0] ^= 1;
+		}
+#endif
+		if (sodium_memcmp(pat, got, n) != 0) {
+			rc = -EIO;
+			syslog(LOG_ERR, "erase: read-back differs from what was "
+			       "written");
+			goto out;
+		}
+	}
+	if (how != NULL)
+		*how = direct ? "O_DIRECT" : "page cache dropped";
+	rc = 0;
+out:
+	sodium_memzero(key, sizeof(key));
+	if (rfd >= 0)
+		close(rfd);
+	free(pat);
+	free(got);
+	free(bounce);
+	return rc;
+}
+
+int erase_range(int fd, uint64_t off, uint64_t len, const char **how)
+{
+	return erase_range_at(NULL, fd, off, len, how);
+}
+
+/* Job files and key files: never a target of injected faults. */
+int erase_file_at(int dirfd, const char *name)
+{
+	struct stat st;
+	int fd, rc;
+
+	fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = fstat(fd, &st) != 0 ? -errno
+	     : erase_range_at(NULL, fd, 0, (uint64_t)st.st_size, NULL);
+	close(fd);
+	if (rc == 0 && unlinkat(dirfd, name, 0) != 0)
+		rc = -errno;
+	return rc != 0 ? rc : fsync_fd(dirfd);
+}
+
+/* ---- job files ------------------------------------------------------- */
+
+enum tag { T_REASON = 1, T_USER, T_ROLES, T_EXE, T_RULE, T_POLICY,
+           T_CLIENT, T_PATH, T_UID, T_PID, T_REQUESTED, T_STARTED,
+           T_ENDED, T_SIZE, T_CIPHER, T_HDR, T_DIGEST, T_VERIFY };
+
+struct buf {
+	unsigned char *p;
+	size_t len, cap;
+	bool bad;
+};
+
+static void put(struct buf *b, unsigned tag, const void *v, size_t n)
+{
+	if (b->bad || n > 0xffff || b->len + 3 + n > b->cap) {
+		b->bad = true;
+		return;
+	}
+	b->p[b->len++] = (unsigned char)tag;
+	b->p[b->len++] = (unsigned char)(n >> 8);
+	b->p[b->len++] = (unsigned char)n;
+	memcpy(b->p + b->len, v, n);
+	b->len += n;
+}
+
+static void put_str(struct buf *b, unsigned tag, const char *s)
+{
+	if (s != NULL)
+		put(b, tag, s, strlen(s));
+}
+
+static void put_u64(struct buf *b, unsigned tag, uint64_t v)
+{
+	unsigned char x[8];
+
+	for (int i = 0; i < 8; i++)
+		x[i] = (unsigned char)(v >> (56 - 8 * i));
+	put(b, tag, x, 8);
+}
+
+static uint64_t get_u64(const unsigned char *x, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n && i < 8; i++)
+		v = v << 8 | x[i];
+	return v;
+}
+
+static void meta_free(struct meta *m)
+{
+	char **s[] = { &m->reason, &m->user, &m->roles, &m->exe, &m->rule,
+	               &m->policy, &m->client, &m->path, &m->digest,
+	               &m->verify };
+
+	for (size_t i = 0; i < sizeof(s) / sizeof(*s); i++) {
+		if (*s[i] != NULL) {
+			sodium_memzero(*s[i], strlen(*s[i]));
+			free(*s[i]);
+		}
+	}
+	sodium_memzero(m, sizeof(*m));
+}
+
+static size_t meta_encode(const struct meta *m, unsigned char *out, size_t cap)
+{
+	struct buf b = { .p = out, .cap = cap };
+
+	put_str(&b, T_REASON, m->reason);
+	put_str(&b, T_USER, m->user);
+	put_str(&b, T_ROLES, m->roles);
+	put_str(&b, T_EXE, m->exe);
+	put_str(&b, T_RULE, m->rule);
+	put_str(&b, T_POLICY, m->policy);
+	put_str(&b, T_CLIENT, m->client);
+	put_str(&b, T_PATH, m->path);
+	put_u64(&b, T_UID, m->uid);
+	put_u64(&b, T_PID, m->pid);
+	put_u64(&b, T_REQUESTED, (uint64_t)m->requested_us);
+	put_u64(&b, T_STARTED, (uint64_t)m->started_us);
+	put_u64(&b, T_ENDED, (uint64_t)m->ended_us);
+	put_u64(&b, T_SIZE, m->size);
+	put_u64(&b, T_CIPHER, m->cipher);
+	if (m->cipher != 0)
+		put(&b, T_HDR, m->hdr, BC_HEADER);
+	put_str(&b, T_DIGEST, m->digest);
+	put_str(&b, T_VERIFY, m->verify);
+	return b.bad ? 0 : b.len;
+}
+
+static int meta_decode(const unsigned char *p, size_t n, struct meta *m)
+{
+	char **strs[] = { [T_REASON] = &m->reason, [T_USER] = &m->user,
+	                  [T_ROLES] = &m->roles, [T_EXE] = &m->exe,
+	                  [T_RULE] = &m->rule, [T_POLICY] = &m->policy,
+	                  [T_CLIENT] = &m->client, [T_PATH] = &m->path,
+	                  [T_DIGEST] = &m->digest, [T_VERIFY] = &m->verify };
+	size_t i = 0;
+
+	memset(m, 0, sizeof(*m));
+	while (i + 3 <= n) {
+		unsigned tag = p[i];
+		size_t len = (size_t)p[i + 1] << 8 | p[i + 2];
+		const unsigned char *v = p + i + 3;
+
+		if (i + 3 + len > n)
+			return -EBADMSG;
+		i += 3 + len;
+		if (tag < sizeof(strs) / sizeof(*strs) && strs[tag] != NULL) {
+			if (*strs[tag] != NULL || memchr(v, '\0', len) != NULL ||
+			    (*strs[tag] = strndup((const char *)v, len)) == NULL)
+				return -EBADMSG;
+			continue;
+		}
+		switch (tag) {
+		case T_UID: m->uid = (uint32_t)get_u64(v, len); break;
+		case T_PID: m->pid = (uint32_t)get_u64(v, len); break;
+		case T_REQUESTED: m->requested_us = (int64_t)get_u64(v, len); break;
+		case T_STARTED: m->started_us = (int64_t)get_u64(v, len); break;
+		case T_ENDED: m->ended_us = (int64_t)get_u64(v, len); break;
+		case T_SIZE: m->size = get_u64(v, len); break;
+		case T_CIPHER: m->cipher = (uint32_t)get_u64(v, len); break;
+		case T_HDR:
+			if (len != BC_HEADER)
+				return -EBADMSG;
+			memcpy(m->hdr, v, BC_HEADER);
+			break;
+		default:
+			return -EBADMSG;
+		}
+	}
+	return i == n ? 0 : -EBADMSG;
+}
+
+static void job_name(const char *id, enum jstate s, char *out)
+{
+	snprintf(out, ERASE_IDLEN + 8, "%s%s", id, suffix[s]);
+}
+
+/* Writes the job file of state s, durably (file and directory). */
+static int job_write(struct eraser *e, const struct job *j, enum jstate s)
+{
+	unsigned char *plain = malloc(META_MAX), *file = NULL;
+	unsigned char *nonce, *ct;
+	unsigned long long clen;
+	char name[ERASE_IDLEN + 8];
+	size_t n;
+	int fd = -1, rc = -ENOMEM;
+
+	file = malloc(MAGICLEN + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+	              META_MAX + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+	if (plain == NULL || file == NULL)
+		goto out;
+	if ((n = meta_encode(&j->m, plain, META_MAX)) == 0) {
+		rc = -E2BIG;
+		goto out;
+	}
+	memcpy(file, MAGIC, MAGICLEN);
+	nonce = file + MAGICLEN;
+	ct = nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+	randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	/* The ID is associated data: a job file cannot pose as another. */
+	crypto_aead_xchacha20poly1305_ietf_encrypt(ct, &clen, plain, n,
+	        (const unsigned char *)j->id, ERASE_IDLEN, NULL, nonce,
+	        e->seal);
+	job_name(j->id, s, name);
+	fd = openat(e->qfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	            O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if ((rc = pwrite_all(fd, file, (size_t)(ct - file) + clen, 0)) == 0 &&
+	    (rc = fsync_fd(fd)) == 0)
+		rc = fsync_fd(e->qfd);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (plain != NULL) {
+		sodium_memzero(plain, META_MAX);
+		free(plain);
+	}
+	free(file);
+	return rc;
+}
+
+/* Reads and opens job file name (ID from its first ERASE_IDLEN bytes). */
+static int job_read(struct eraser *e, const char *name, struct meta *m)
+{
+	unsigned char *file = NULL, *plain = NULL;
+	unsigned long long plen;
+	const size_t head = MAGICLEN + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+	const size_t cap = head + META_MAX +
+	                   crypto_aead_xchacha20poly1305_ietf_ABYTES;
+	ssize_t n = -1;
+	int fd, rc = -ENOMEM;
+
+	fd = openat(e->qfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	file = malloc(cap);
+	plain = malloc(META_MAX);
+	if (file == NULL || plain == NULL)
+		goto out;
+	n = read(fd, file, cap);
+	rc = -EBADMSG;
+	if (n < (ssize_t)(head + crypto_aead_xchacha20poly1305_ietf_ABYTES) ||
+	    memcmp(file, MAGIC, MAGICLEN) != 0 ||
+	    crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plen, NULL,
+	        file + head, (unsigned long long)((size_t)n - head),
+	        (const unsigned char *)name, ERASE_IDLEN,
+	        file + MAGICLEN, e->seal) != 0)
+		goto out;
+	if ((rc = meta_decode(plain, (size_t)plen, m)) != 0)
+		meta_free(m);
+out:
+	close(fd);
+	if (plain != NULL) {
+		sodium_memzero(plain, META_MAX);
+		free(plain);
+	}
+	free(file);
+	return rc;
+}
+
+/* ---- the record ------------------------------------------------------- */
+
+/* The destruction record of j: done (err 0) or a failed attempt. */
+static int job_record(struct eraser *e, const struct job *j, int err,
+                      const char *what)
+{
+	const struct meta *m = &j->m;
+	char detail[1024], req[64], start[64], end[64];
+	bool key = m->cipher != 0;
+	bool cut = m->reason != NULL && strcmp(m->reason, "truncate") == 0;
+	bool client = m->reason != NULL &&
+	              strcmp(m->reason, "client-folder") == 0;
+	struct audit_event ev = {
+		.uid = m->uid, .pid = (pid_t)m->pid, .user = m->user,
+		.roles = m->roles, .exe = m->exe, .action = "destroy",
+		.client = m->client, .path = m->path, .rule = m->rule,
+		.policy = m->policy, .has_bytes = 1, .bytes = m->size,
+		.outcome = err == 0 ? AUDIT_ALLOWED : AUDIT_ERROR,
+		.err = err < 0 ? -err : err, .detail = detail,
+	};
+
+	iso_time(m->requested_us, req);
+	iso_time(m->started_us ? m->started_us : now_us(), start);
+	iso_time(m->ended_us ? m->ended_us : now_us(), end);
+	snprintf(detail, sizeof(detail),
+	         "id=%s; reason=%s; digest=%s; method-type=%s; method=%s; "
+	         "tool=%s; verification=%s; requested=%s; started=%s; "
+	         "ended=%s%s%s",
+	         j->id, m->reason ? m->reason : "unknown",
+	         m->digest ? m->digest : "not taken",
+	         key || client ? "purge" : "clear",
+	         client ? "cryptographic erase (the client key: every file "
+	                  "of the client is unrecoverable) and one overwrite "
+	                  "pass (pseudo-random) of the sealed key"
+	         : key ? "cryptographic erase (file key destroyed) and one "
+	               "overwrite pass (pseudo-random)"
+	         : cut ? "one overwrite pass (pseudo-random) of the cut-off "
+	                 "part; the file and its key stay"
+	               : "one overwrite pass (pseudo-random); no file key",
+	         ERASE_TOOL, m->verify ? m->verify : "not done", req, start,
+	         end, err ? "; error=" : "", err ? what : "");
+	return audit_record(e->a, &ev, NULL);
+}
+
+/* Whether the store already holds the done record of job id. */
+static bool recorded(struct eraser *e, const char *id)
+{
+	struct audit_filter f = { .action = "destroy",
+	                          .outcome = AUDIT_ALLOWED };
+	struct audit_cursor *c;
+	struct audit_row r;
+	char needle[ERASE_IDLEN + 8];
+	bool found = false;
+
+	snprintf(needle, sizeof(needle), "id=%s;", id);
+	if (audit_cursor_open(e->a, &f, &c) != 0)
+		return false;
+	while (!found && audit_cursor_next(c, &r) == 1)
+		found = r.ev.detail != NULL && strstr(r.ev.detail, needle);
+	audit_cursor_close(c);
+	return found;
+}
+
+/* ---- the steps of a job ----------------------------------------------- */
+
+/* Takes the digest of the plaintext of data file fd. */
+static void take_digest(struct eraser *e, struct job *j, int fd)
+{
+	crypto_generichash_state h;
+	unsigned char out[32], *buf = NULL;
+	char hex[65], text[96];
+	struct bc_key k;
+	uint64_t off = 0;
+	ssize_t r = 0;
+
+	if (j->m.digest != NULL)
+		return;                  /* known to be unavailable */
+	crypto_generichash_init(&h, NULL, 0, sizeof(out));
+	if (j->m.cipher != 0) {
+		if (bc_file_open((enum bc_cipher)j->m.cipher, e->wrap, j->m.hdr,
+		                 &k) != 0) {
+			r = -EIO;
+		} else if ((buf = malloc(CHUNK)) == NULL) {
+			r = -ENOMEM;
+		} else {
+			while ((r = fsio_read(fd, &k, buf, CHUNK, off)) > 0) {
+				crypto_generichash_update(&h, buf, (size_t)r);
+				off += (uint64_t)r;
+			}
+			sodium_memzero(buf, CHUNK);
+		}
+		bc_key_wipe(&k);
+		free(buf);
+	}
+	if (r < 0) {
+		snprintf(text, sizeof(text), "unavailable: %s",
+		         r == -EIO ? "the stored data does not authenticate"
+		                   : strerror((int)-r));
+	} else {
+		crypto_generichash_final(&h, out, sizeof(out));
+		sodium_bin2hex(hex, sizeof(hex), out, sizeof(out));
+		snprintf(text, sizeof(text), "blake2b-256:%s", hex);
+		if (off != j->m.size)
+			j->m.size = off;
+	}
+	free(j->m.digest);
+	j->m.digest = strdup(text);
+}
+
+/* Destroys the job file of j: the job is over without a record. */
+static void job_drop(struct eraser *e, struct job *j)
+{
+	char name[ERASE_IDLEN + 8];
+
+	job_name(j->id, j->state, name);
+	erase_file_at(e->qfd, name);
+	fsync_fd(e->qfd);
+}
+
+/* Moves j to state s: writes the new file, destroys the old one. */
+static int job_advance(struct eraser *e, struct job *j, enum jstate s)
+{
+	char old[ERASE_IDLEN + 8];
+	int rc;
+
+	if ((rc = job_write(e, j, s)) != 0)
+		return rc;
+	job_name(j->id, j->state, old);
+	j->state = s;
+	rc = erase_file_at(e->qfd, old);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/*
+ * Runs job j one step at a time until done. Returns 0 when finished (or
+ * dropped), 1 when it must wait (busy or held), or a negative errno for a
+ * failed attempt (recorded).
+ */
+static int job_run(struct eraser *e, struct job *j)
+{
+	char data[ERASE_IDLEN + 8];
+	const char *how = NULL, *what = "";
+	struct stat st;
+	char text[128];
+	int fd = -1, rc = 0;
+
+	snprintf(data, sizeof(data), "%s.data", j->id);
+	if (j->state != J_DONE) {
+		fd = openat(e->qfd, data, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) != 0) {
+			rc = -errno;
+			what = "cannot open the queued file";
+			goto fail;
+		}
+		if (e->busy != NULL && e->busy(e->ctx, st.st_dev, st.st_ino)) {
+			close(fd);
+			return 1;
+		}
+		if (st.st_nlink > 1) {
+			close(fd);
+			if (j->held)
+				return 1;
+			/* A link job whose rename never happened: the file
+			 * lives on under its name. */
+			unlinkat(e->qfd, data, 0);
+			job_drop(e, j);
+			return 0;
+		}
+	}
+	if (j->state == J_JOB) {
+		j->m.started_us = now_us();
+		take_digest(e, j, fd);
+		if ((rc = job_advance(e, j, J_SUM)) != 0) {
+			what = "cannot write the job file";
+			goto fail;
+		}
+	}
+	if (j->state == J_SUM) {
+		if ((rc = erase_range_at(e, fd, 0, (uint64_t)st.st_size,
+		                         &how)) != 0) {
+			what = rc == -EIO ? "overwrite or read-back failed "
+			                    "(mismatch or I/O error)"
+			                  : "overwrite failed";
+			goto fail;
+		}
+		snprintf(text, sizeof(text), "read back %llu bytes (%s) and "
+		         "compared: match", (unsigned long long)st.st_size, how);
+		free(j->m.verify);
+		j->m.verify = strdup(text);
+		j->m.ended_us = now_us();
+		close(fd);
+		fd = -1;
+		if ((rc = job_advance(e, j, J_DONE)) != 0) {
+			what = "cannot write the job file";
+			goto fail;
+		}
+	}
+	/* J_DONE: overwritten and verified. */
+	if (unlinkat(e->qfd, data, 0) != 0 && errno != ENOENT) {
+		rc = -errno;
+		what = "cannot remove the queued file";
+		goto fail;
+	}
+	if ((rc = fsync_fd(e->qfd)) != 0 ||
+	    (!(j->resumed && recorded(e, j->id)) &&
+	     (rc = job_record(e, j, 0, NULL)) != 0)) {
+		what = "cannot record";
+		goto fail;
+	}
+	job_name(j->id, J_DONE, data);
+	erase_file_at(e->qfd, data);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	syslog(LOG_ERR, "erase: job %s: %s: %s", j->id, what, strerror(-rc));
+	job_record(e, j, rc, what);
+	return rc < 0 ? rc : -EIO;
+}
+
+/* ---- the queue and its thread ----------------------------------------- */
+
+static void job_free(struct job *j)
+{
+	if (j != NULL) {
+		meta_free(&j->m);
+		free(j);
+	}
+}
+
+/* The first job due now under e->mu, or NULL; *wait_us the time until
+ * the next one is due. */
+static struct job *next_due(struct eraser *e, int64_t *wait_us)
+{
+	int64_t now = now_us();
+	struct job *j;
+
+	*wait_us = 1000000;
+	for (j = e->jobs; j != NULL; j = j->next) {
+		if (j->held)
+			continue;
+		if (j->retry_at_us <= now)
+			return j;
+		if (j->retry_at_us - now < *wait_us)
+			*wait_us = j->retry_at_us - now;
+	}
+	return NULL;
+}
+
+static void unlink_job(struct eraser *e, struct job *j)
+{
+	struct job **pp;
+
+	for (pp = &e->jobs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+}
+
+static void *run(void *arg)
+{
+	struct eraser *e = arg;
+	struct job *j;
+	int64_t wait;
+	int rc;
+
+	pthread_mutex_lock(&e->mu);
+	while (!e->stop) {
+		if ((j = next_due(e, &wait)) == NULL) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += (time_t)(wait / 1000000);
+			ts.tv_nsec += (long)(wait % 1000000) * 1000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+			continue;
+		}
+		e->running = j;
+		pthread_mutex_unlock(&e->mu);
+		rc = job_run(e, j);
+		pthread_mutex_lock(&e->mu);
+		e->running = NULL;
+		if (rc == 1) {
+			j->retry_at_us = now_us() + 100000;
+			continue;
+		}
+		if (rc < 0) {
+			int64_t back = RETRY_FIRST << (j->attempts < 6 ?
+			                               j->attempts : 6);
+
+			j->attempts++;
+			j->retry_at_us = now_us() +
+			                 (back < RETRY_MAX ? back : RETRY_MAX);
+			e->st.failed++;
+			continue;
+		}
+		unlink_job(e, j);
+		job_free(j);
+		e->st.queued--;
+		e->st.done++;
+		pthread_cond_broadcast(&e->cv);
+	}
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}
+
+static void add_job(struct eraser *e, struct job *j)
+{
+	struct job **pp;
+
+	pthread_mutex_lock(&e->mu);
+	for (pp = &e->jobs; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = j;
+	e->st.queued++;
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+}
+
+/* Picks up what the queue directory holds: one job per ID, in the
+ * furthest state found. */
+static int resume(struct eraser *e)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(e->qfd), rc = 0;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *dot = strchr(de->d_name, '.');
+		enum jstate s;
+		struct job *j, *k;
+
+		if (dot == NULL || dot - de->d_name != ERASE_IDLEN)
+			continue;
+		for (s = J_JOB; s <= J_DONE; s++)
+			if (strcmp(dot, suffix[s]) == 0)
+				break;
+		if (s > J_DONE)
+			continue;
+		pthread_mutex_lock(&e->mu);
+		for (k = e->jobs; k != NULL; k = k->next)
+			if (strncmp(k->id, de->d_name, ERASE_IDLEN) == 0)
+				break;
+		pthread_mutex_unlock(&e->mu);
+		if (k != NULL && k->state >= s)
+			continue;
+		if ((j = calloc(1, sizeof(*j))) == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		memcpy(j->id, de->d_name, ERASE_IDLEN);
+		j->state = s;
+		j->resumed = true;
+		if (job_read(e, de->d_name, &j->m) != 0) {
+			syslog(LOG_ERR, "erase: job file %s does not open; "
+			       "left in place", de->d_name);
+			job_free(j);
+			continue;
+		}
+		if (k != NULL) {
+			/* A later state of the same job: keep that. */
+			pthread_mutex_lock(&e->mu);
+			unlink_job(e, k);
+			e->st.queued--;
+			pthread_mutex_unlock(&e->mu);
+			job_free(k);
+		}
+		add_job(e, j);
+	}
+	closedir(d);
+	/* A lone ID.job: the file was never moved in. */
+	pthread_mutex_lock(&e->mu);
+	for (struct job *j = e->jobs, *next; j != NULL; j = next) {
+		char data[ERASE_IDLEN + 8];
+
+		next = j->next;
+		snprintf(data, sizeof(data), "%s.data", j->id);
+		if (j->state == J_JOB &&
+		    faccessat(e->qfd, data, F_OK, AT_SYMLINK_NOFOLLOW) != 0) {
+			unlink_job(e, j);
+			e->st.queued--;
+			job_drop(e, j);
+			job_free(j);
+		}
+	}
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+int eraser_open(struct vault *v, struct audit *a, erase_busy_fn busy,
+                void *ctx, struct eraser **out)
+{
+	struct eraser *e = calloc(1, sizeof(*e));
+	int dfd = vault_dir_fd(v), rc;
+
+	if (e == NULL)
+		return -ENOMEM;
+	e->v = v;
+	e->a = a;
+	e->busy = busy;
+	e->ctx = ctx;
+	e->qfd = -1;
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_cond_init(&e->cv, NULL);
+	e->wrap = sodium_malloc(32);
+	e->seal = sodium_malloc(32);
+	if (e->wrap == NULL || e->seal == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	vault_subkey(v, 1, ERASE_KDF_CTX, e->wrap);
+	vault_subkey(v, 2, ERASE_KDF_CTX, e->seal);
+	sodium_mprotect_readonly(e->wrap);
+	sodium_mprotect_readonly(e->seal);
+	if (mkdirat(dfd, ERASE_DIR, 0700) == 0)
+		fsync_fd(dfd);
+	else if (errno != EEXIST) {
+		rc = -errno;
+		goto fail;
+	}
+	e->qfd = openat(dfd, ERASE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	                O_CLOEXEC);
+	if (e->qfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+#ifdef DOSSIER_FAULTS
+	{
+		const char *f = getenv("DOSSIER_FAULT");
+		const char *n = getenv("DOSSIER_FAULT_COUNT");
+
+		if (f != NULL)
+			snprintf(e->fault, sizeof(e->fault), "%s", f);
+		e->faults = f == NULL ? 0 : n != NULL ? (unsigned)atoi(n) : 1;
+	}
+#endif
+	if ((rc = resume(e)) != 0)
+		goto fail;
+	if ((rc = -pthread_create(&e->thread, NULL, run, e)) != 0)
+		goto fail;
+	e->started = true;
+	*out = e;
+	return 0;
+fail:
+	eraser_close(e);
+	return rc;
+}
+
+void eraser_close(struct eraser *e)
+{
+	struct job *j, *next;
+
+	if (e == NULL)
+		return;
+	if (e->started) {
+		pthread_mutex_lock(&e->mu);
+		e->stop = true;
+		pthread_cond_broadcast(&e->cv);
+		pthread_mutex_unlock(&e->mu);
+		pthread_join(e->thread, NULL);
+	}
+	for (j = e->jobs; j != NULL; j = next) {
+		next = j->next;
+		job_free(j);
+	}
+	if (e->qfd >= 0)
+		close(e->qfd);
+	if (e->wrap)
+		sodium_free(e->wrap);
+	if (e->seal)
+		sodium_free(e->seal);
+	pthread_cond_destroy(&e->cv);
+	pthread_mutex_destroy(&e->mu);
+	free(e);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+/* A new job for request r of size plaintext bytes: a fresh ID. */
+static void job_new(struct job *j, const struct erase_req *r, uint64_t size)
+{
+	unsigned char raw[ERASE_IDLEN / 2];
+
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(j->id, sizeof(j->id), raw, sizeof(raw));
+	j->m.reason = dup_or_null(r->reason);
+	j->m.user = dup_or_null(r->user);
+	j->m.roles = dup_or_null(r->roles);
+	j->m.exe = dup_or_null(r->exe);
+	j->m.rule = dup_or_null(r->rule);
+	j->m.policy = dup_or_null(r->policy);
+	j->m.client = dup_or_null(r->client);
+	j->m.path = dup_or_null(r->path);
+	j->m.uid = (uint32_t)r->uid;
+	j->m.pid = (uint32_t)r->pid;
+	j->m.requested_us = now_us();
+	j->m.size = size;
+	if (r->note != NULL &&
+	    asprintf(&j->m.digest, "unavailable: %s", r->note) < 0)
+		j->m.digest = NULL;
+}
+
+int eraser_queue(struct eraser *e, int dirfd, const char *stored, bool link,
+                 const struct bc_key *k, uint64_t size,
+                 const struct erase_req *r, char *id)
+{
+	char data[ERASE_IDLEN + 8];
+	struct job *j = calloc(1, sizeof(*j));
+	int rc;
+
+	if (j == NULL)
+		return -ENOMEM;
+	job_new(j, r, size);
+	j->held = link;
+	if (k != NULL) {
+		j->m.cipher = (uint32_t)k->cipher;
+		if ((rc = bc_file_wrap(k, e->wrap, j->m.hdr)) != 0)
+			goto fail;
+	}
+	if ((rc = job_write(e, j, J_JOB)) != 0)
+		goto fail;
+	snprintf(data, sizeof(data), "%s.data", j->id);
+	if ((link ? linkat(dirfd, stored, e->qfd, data, 0)
+	          : renameat(dirfd, stored, e->qfd, data)) != 0) {
+		rc = -errno;
+		job_drop(e, j);
+		goto fail;
+	}
+	if ((rc = fsync_fd(e->qfd)) != 0 || (rc = fsync_fd(dirfd)) != 0) {
+		/* Moved but maybe not durably: the job stays; resuming
+		 * sorts out either outcome. */
+		syslog(LOG_ERR, "erase: cannot sync the queue: %s",
+		       strerror(-rc));
+	}
+	if (id != NULL)
+		memcpy(id, j->id, ERASE_IDLEN + 1);
+	add_job(e, j);
+	return 0;
+fail:
+	job_free(j);
+	return rc;
+}
+
+/* The job id, under e->mu. */
+static struct job *find_job(struct eraser *e, const char *id)
+{
+	struct job *j;
+
+	for (j = e->jobs; j != NULL; j = j->next)
+		if (strcmp(j->id, id) == 0)
+			return j;
+	return NULL;
+}
+
+int eraser_release(struct eraser *e, const char *id)
+{
+	struct job *j;
+
+	pthread_mutex_lock(&e->mu);
+	if ((j = find_job(e, id)) != NULL) {
+		j->held = false;
+		pthread_cond_broadcast(&e->cv);
+	}
+	pthread_mutex_unlock(&e->mu);
+	return j != NULL ? 0 : -ENOENT;
+}
+
+int eraser_abort(struct eraser *e, const char *id)
+{
+	char data[ERASE_IDLEN + 8];
+	struct job *j;
+
+	pthread_mutex_lock(&e->mu);
+	if ((j = find_job(e, id)) != NULL && j->held) {
+		unlink_job(e, j);
+		e->st.queued--;
+	} else {
+		j = NULL;
+	}
+	pthread_mutex_unlock(&e->mu);
+	if (j == NULL)
+		return -ENOENT;
+	snprintf(data, sizeof(data), "%s.data", id);
+	unlinkat(e->qfd, data, 0);
+	job_drop(e, j);
+	job_free(j);
+	return 0;
+}
+
+void eraser_stats(struct eraser *e, struct erase_stats *st)
+{
+	pthread_mutex_lock(&e->mu);
+	*st = e->st;
+	pthread_mutex_unlock(&e->mu);
+}
+
+int eraser_drain(struct eraser *e, unsigned timeout_ms)
+{
+	struct timespec ts;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&e->mu);
+	while (e->jobs != NULL && rc == 0)
+		rc = pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+	pthread_mutex_unlock(&e->mu);
+	return rc == 0 ? 0 : -ETIMEDOUT;
+}
+
+/* Tries erase_range() a few times: a truncation cannot be queued. */
+#define CUT_TRIES 3
+
+int eraser_cut(struct eraser *e, int fd, struct bc_key *k,
+               const unsigned char *wrap, uint64_t size,
+               const struct erase_req *r)
+{
+	crypto_generichash_state h;
+	unsigned char sum[32], *buf = NULL, kept[BC_BLOCK];
+	char hex[65], text[128], what[64] = "";
+	const char *how = NULL;
+	struct job j;
+	struct stat st;
+	uint64_t old, start, disk, off;
+	size_t keep;
+	ssize_t n = 0;
+	int rc, tries;
+
+	if ((rc = fsio_size(fd, k->cipher, &old)) != 0)
+		return rc;
+	if (size >= old)
+		return fsio_truncate(fd, k, wrap, size);
+	memset(&j, 0, sizeof(j));
+	job_new(&j, r, old - size);
+	j.m.cipher = 0;                  /* the file key stays: clear only */
+	j.m.started_us = now_us();
+	if ((buf = malloc(CHUNK)) == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	crypto_generichash_init(&h, NULL, 0, sizeof(sum));
+	for (off = size; off < old && (n = fsio_read(fd, k, buf, CHUNK,
+	                                             off)) > 0;
+	     off += (uint64_t)n)
+		crypto_generichash_update(&h, buf, (size_t)n);
+	if (j.m.digest == NULL) {
+		if (n < 0) {
+			snprintf(text, sizeof(text), "unavailable: the stored "
+			         "data does not authenticate");
+		} else {
+			crypto_generichash_final(&h, sum, sizeof(sum));
+			sodium_bin2hex(hex, sizeof(hex), sum, sizeof(sum));
+			snprintf(text, sizeof(text), "blake2b-256:%s", hex);
+		}
+		j.m.digest = strdup(text);
+	}
+	/* The block holding the new end is erased whole and its kept part
+	 * written again under a fresh nonce. */
+	start = size / BC_BLOCK * BC_BLOCK;
+	keep = (size_t)(size - start);
+	if (keep > 0 && (n = fsio_read(fd, k, kept, keep, start)) !=
+	                (ssize_t)keep) {
+		rc = n < 0 ? (int)n : -EIO;
+		snprintf(what, sizeof(what), "cannot read the kept part");
+		goto out;
+	}
+	disk = bc_block_offset(k->cipher, start / BC_BLOCK);
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		goto out;
+	}
+	for (tries = 0; tries < CUT_TRIES; tries++)
+		if ((rc = erase_range_at(e, fd, disk,
+		                         (uint64_t)st.st_size - disk,
+		                         &how)) == 0)
+			break;
+	if (rc != 0)
+		snprintf(what, sizeof(what), "overwrite or read-back failed "
+		         "%d times", CUT_TRIES);
+	/* Cut whatever happened: the tail is garbage now. */
+	if (ftruncate(fd, (off_t)disk) != 0 && rc == 0) {
+		rc = -errno;
+		snprintf(what, sizeof(what), "cannot cut the file");
+	}
+	if (keep > 0 && (n = fsio_write(fd, k, wrap, kept, keep, start)) !=
+	                (ssize_t)keep && rc == 0) {
+		rc = n < 0 ? (int)n : -EIO;
+		snprintf(what, sizeof(what), "cannot rewrite the kept part");
+	}
+	if (rc == 0) {
+		snprintf(text, sizeof(text), "read back %llu bytes (%s) and "
+		         "compared: match",
+		         (unsigned long long)((uint64_t)st.st_size - disk), how);
+		j.m.verify = strdup(text);
+	}
+	j.m.ended_us = now_us();
+out:
+	if (job_record(e, &j, rc, what) != 0 && rc == 0)
+		rc = -EIO;
+	sodium_memzero(kept, sizeof(kept));
+	if (buf != NULL) {
+		sodium_memzero(buf, CHUNK);
+		free(buf);
+	}
+	meta_free(&j.m);
+	return rc;
+}
+
+int eraser_file(struct eraser *e, int dirfd, const char *name,
+                const struct erase_req *r)
+{
+	char text[128], what[64] = "";
+	const char *how = NULL;
+	struct stat st;
+	struct job j;
+	int fd, rc;
+
+	memset(&j, 0, sizeof(j));
+	job_new(&j, r, 0);
+	j.m.started_us = now_us();
+	free(j.m.digest);
+	j.m.digest = strdup("not taken (key material)");
+	fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		rc = -errno;
+		snprintf(what, sizeof(what), "cannot open the key file");
+	} else if ((rc = erase_range_at(e, fd, 0, (uint64_t)st.st_size,
+	                                &how)) != 0) {
+		snprintf(what, sizeof(what), "overwrite or read-back failed");
+	} else if (unlinkat(dirfd, name, 0) != 0 || fsync(dirfd) != 0) {
+		rc = -errno;
+		snprintf(what, sizeof(what), "cannot remove the key file");
+	} else {
+		snprintf(text, sizeof(text), "read back %llu bytes (%s) and "
+		         "compared: match", (unsigned long long)st.st_size, how);
+		j.m.verify = strdup(text);
+	}
+	if (fd >= 0)
+		close(fd);
+	j.m.ended_us = now_us();
+	if (job_record(e, &j, rc, what) != 0 && rc == 0)
+		rc = -EIO;
+	meta_free(&j.m);
+	return rc;
+}
