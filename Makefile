@@ -61,7 +61,7 @@ src/%.o: src/%.c $(wildcard include/*.h) $(FLAGS_STAMP)
 src/dossierfs: src/dossierfs.o $(FS_OBJ) $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-src/dossierctl: src/dossierctl.o src/ctl_policy.o src/ctl_audit.o src/ctl_erase.o \
+src/dossierctl: src/dossierctl.o src/ctl_policy.o src/ctl_audit.o src/ctl_erase.o src/ctl_retention.o \
 		src/erase_list.o $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

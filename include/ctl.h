@@ -9,5 +9,6 @@
 int ctl_policy(int argc, char **argv);
 int ctl_audit(int argc, char **argv);
 int ctl_erase(int argc, char **argv);
+int ctl_retention(int argc, char **argv);
 
 #endif

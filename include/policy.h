@@ -200,4 +200,27 @@ int policy_client_at(const struct policy *p, size_t i,
 int policy_client_find(const struct policy *p, const char *name,
                        struct policy_client *out);
 
+/*
+ * Retention and legal hold of a file of client (changed at mtime), at
+ * time now. A hold comes from the client's `hold` or a [hold] whose
+ * scope reaches the client. Retention periods come from the client's
+ * `retention` (counted from its `closed` date) and from every
+ * [retention] that reaches it (from the closing date, or with `from =
+ * changed` from the file's last change); the longest wins: due_at is the
+ * latest end. A period counted from the closing date of a client that is
+ * not closed never ends. due is 1 when retention ended and no hold
+ * applies: a hold beats retention. why says it in words.
+ */
+struct policy_keep {
+	const char *hold;            /* the hold's reason, or NULL */
+	char hold_by[96];            /* "hold NAME" or "client NAME" */
+	unsigned retentions;         /* periods that apply */
+	time_t due_at;               /* when the longest ends; 0: never */
+	char by[96];                 /* which one that is */
+	int due;
+	char why[256];
+};
+void policy_keep(const struct policy *p, const char *client, time_t mtime,
+                 time_t now, struct policy_keep *k);
+
 #endif

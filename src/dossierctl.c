@@ -18,6 +18,8 @@
  *                              [--format table|csv|json]
  *   dossierctl erase status VAULT [--passphrase-file F | --key-file F]
  *                                 [--format table|csv]
+ *   dossierctl retention due MOUNTPOINT --as USER [--policy DIR] [--at DAY]
+ *   dossierctl retention run MOUNTPOINT --as USER [--policy DIR]
  *
  * One function per subcommand, dispatched from a table. Exit status 0 on
  * success, 1 on failure (with one line on stderr), 2 on bad usage.
@@ -217,6 +219,8 @@ static const struct cmd cmds[] = {
 	  NULL, ctl_audit },
 	{ "erase", "erase status VAULT ... (see erase --help)",
 	  NULL, ctl_erase },
+	{ "retention", "retention due|run MOUNTPOINT --as USER ... "
+	  "(see retention --help)", NULL, ctl_retention },
 };
 
 static void usage(void)

@@ -1237,6 +1237,49 @@ static void erase_req_done(struct fs *fs, struct erasing *x)
 }
 
 /*
+ * A legal hold (policy_keep()) on the client of i (or of its entry
+ * child) forbids every destruction there: refused with EPERM and
+ * recorded as action. 0 when no hold applies.
+ */
+static int hold_check(fuse_req_t req, const char *action, struct inode *i,
+                      const char *child)
+{
+	struct fs *fs = fs_of(req);
+	struct access a = { .action = action };
+	const struct caller *c;
+	struct policy_keep k;
+
+	if (place_of(fs, i, child, &a.pl) != 0 || a.pl.root)
+		return 0;
+	c = guard_caller(fs->guard, fuse_req_ctx(req)->uid);
+	if (c == NULL)
+		return 0;         /* without a role, the policy refuses */
+	policy_keep(c->policy, a.pl.client, 0, time(NULL), &k);
+	guard_caller_put(fs->guard, c);
+	if (k.hold == NULL)
+		return 0;
+	snprintf(a.why.rule, sizeof(a.why.rule), "legal hold (%s)", k.hold_by);
+	a.detail = k.hold;
+	audit_access(req, &a, -EPERM, true);
+	return -EPERM;
+}
+
+/* "retention" when the retention of the file st in pl's client has
+ * ended, else "unlink": the reason a deletion gives its destruction. */
+static const char *unlink_reason(fuse_req_t req, const struct place *pl,
+                                 const struct stat *st)
+{
+	struct fs *fs = fs_of(req);
+	const struct caller *c = guard_caller(fs->guard, fuse_req_ctx(req)->uid);
+	struct policy_keep k = { .due = 0 };
+
+	if (c != NULL && !pl->root)
+		policy_keep(c->policy, pl->client, st->st_mtime, time(NULL), &k);
+	guard_caller_put(fs->guard, c);
+	return k.due ? "retention" : "unlink";
+}
+
+/*
  * Queues the destruction of regular file stored in directory d (link: a
  * rename will replace it, see eraser_queue()); a is the allowed access
  * that asked for it. *id gets the job's ID.
@@ -1285,7 +1328,8 @@ static int remove_entry(fuse_req_t req, struct inode *d, const struct sname *s,
 	if (fs->eraser != NULL &&
 	    fstatat(d->fd, s->stored, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode) && st.st_nlink == 1)
-		rc = destroy_queue(req, d, s->stored, false, a, "unlink", NULL);
+		rc = destroy_queue(req, d, s->stored, false, a,
+		                   unlink_reason(req, &a->pl, &st), NULL);
 	else
 		rc = unlinkat(d->fd, s->stored, 0) != 0 ? -errno : 0;
 	if (rc == 0)
@@ -1911,6 +1955,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t n, struct stat *a,
 	if ((valid & FUSE_SET_ATTR_SIZE) && fs->eraser != NULL &&
 	    S_ISREG(i->type) && attr_get(fs, i, &st) == 0 &&
 	    a->st_size < st.st_size) {
+		if ((rc = hold_check(req, "truncate", i, NULL)) != 0)
+			goto out;
 		want |= POL_DELETE;
 		cut = true;
 	}
@@ -2287,7 +2333,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if ((rc = allow_as(req, &a, d, name, POL_DELETE)) != 0) {
+	if ((rc = hold_check(req, "unlink", d, name)) != 0 ||
+	    (rc = allow_as(req, &a, d, name, POL_DELETE)) != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
@@ -2381,7 +2428,8 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if ((rc = allow_as(req, &a, d, name, POL_DELETE)) != 0) {
+	if ((rc = hold_check(req, "rmdir", d, name)) != 0 ||
+	    (rc = allow_as(req, &a, d, name, POL_DELETE)) != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
@@ -2593,6 +2641,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	doomed = target && !(flags & RENAME_EXCHANGE) && S_ISREG(tst.st_mode) &&
 	         tst.st_nlink == 1 && tst.st_ino != st.st_ino &&
 	         fs->eraser != NULL;
+	if (target && !(flags & RENAME_EXCHANGE) &&
+	    (rc = hold_check(req, "replace", nd, newname)) != 0)
+		goto out;
 	if (target && !(flags & RENAME_EXCHANGE) &&
 	    (rc = allow_as(req, &ra, nd, newname, S_ISREG(tst.st_mode)
 	                   ? POL_DELETE | POL_WRITE : POL_DELETE)) != 0)

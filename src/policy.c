@@ -26,18 +26,20 @@
 #define MAXSPANS  8u    /* hour ranges per entry */
 #define ALLDAYS   0x7fu
 
-enum kind { E_ROLE, E_RULE, E_CLIENT, E_TEAM, E_SETTINGS, E_KINDS };
+enum kind { E_ROLE, E_RULE, E_CLIENT, E_TEAM, E_SETTINGS, E_RETENTION,
+            E_HOLD, E_KINDS };
 
 enum key {
 	K_MEMBERS, K_SCOPE, K_ALLOW, K_DENY, K_FILES, K_DAYS, K_HOURS,
 	K_DESCRIPTION, K_ROLES, K_EFFECT, K_PERMISSIONS, K_OWNER, K_TEAM,
-	K_CLOSED, K_RETENTION, K_HOLD, K_NODE, K_COUNT
+	K_CLOSED, K_RETENTION, K_HOLD, K_NODE, K_PERIOD, K_FROM, K_REASON,
+	K_COUNT
 };
 
 static const char *const key_names[K_COUNT] = {
 	"members", "scope", "allow", "deny", "files", "days", "hours",
 	"description", "roles", "effect", "permissions", "owner", "team",
-	"closed", "retention", "hold", "node",
+	"closed", "retention", "hold", "node", "period", "from", "reason",
 };
 
 #define B(k) (1u << (k))
@@ -62,6 +64,11 @@ static const struct {
 		B(K_RETENTION) | B(K_HOLD) | B(K_DESCRIPTION), 0 },
 	[E_TEAM] = { "team", 1, B(K_MEMBERS) | B(K_DESCRIPTION), B(K_MEMBERS) },
 	[E_SETTINGS] = { "settings", 0, B(K_NODE), 0 },
+	[E_RETENTION] = { "retention", 1,
+		B(K_SCOPE) | B(K_PERIOD) | B(K_FROM) | B(K_DESCRIPTION),
+		B(K_SCOPE) | B(K_PERIOD) },
+	[E_HOLD] = { "hold", 1, B(K_SCOPE) | B(K_REASON) | B(K_DESCRIPTION),
+		B(K_SCOPE) | B(K_REASON) },
 };
 
 static const char *const perm_names[] = {
@@ -122,6 +129,13 @@ struct entry {
 	struct window when;
 	const struct entry *team; /* client */
 	int never;                /* role or rule that can never match */
+	/* Retention: a [retention] section's period, or a [client]'s
+	 * retention (from its closing date). */
+	int period;               /* 0: none */
+	char unit;                /* 'd', 'm' or 'y' */
+	int from_changed;         /* counted from the file's last change */
+	int has_closed;           /* client: closed = YYYY-MM-DD */
+	struct tm closed;         /* ... that day, 00:00 UTC */
 };
 
 struct policy {
@@ -515,6 +529,46 @@ static int compile_rule(struct loader *l, struct entry *e)
 	return 0;
 }
 
+/* "N" followed by d, m or y (N from 1 to 9999) into e's period. */
+static void compile_period(struct loader *l, struct entry *e, int key)
+{
+	const char *v = e->raw[key];
+	char *end;
+	long n;
+
+	if (v == NULL)
+		return;
+	n = strtol(v, &end, 10);
+	if (!(*v >= '1' && *v <= '9') || n < 1 || n > 9999 ||
+	    (*end != 'd' && *end != 'm' && *end != 'y') || end[1] != '\0') {
+		say(l, e->file, e->kline[key], 0, "bad period '%s': expected "
+		    "a number and d, m or y (10y, 18m, 90d)", v);
+		return;
+	}
+	e->period = (int)n;
+	e->unit = *end;
+}
+
+/* A date YYYY-MM-DD into *tm (00:00 UTC); 0 or -1. */
+static int parse_date(const char *v, struct tm *tm)
+{
+	struct tm t = { 0 };
+	char *end;
+
+	memset(tm, 0, sizeof(*tm));
+	end = strptime(v, "%Y-%m-%d", &t);
+	if (end == NULL || *end != '\0' || strlen(v) != 10)
+		return -1;
+	t.tm_isdst = 0;
+	*tm = t;
+	/* Rejects 2023-02-30 and the like: normalising must not move it. */
+	t.tm_hour = 12;
+	if (timegm(&t) == (time_t)-1 || t.tm_mday != tm->tm_mday ||
+	    t.tm_mon != tm->tm_mon)
+		return -1;
+	return 0;
+}
+
 static int compile_client(struct loader *l, struct entry *e)
 {
 	const char *o = e->raw[K_OWNER], *t = e->raw[K_TEAM];
@@ -523,7 +577,39 @@ static int compile_client(struct loader *l, struct entry *e)
 		say(l, e->file, e->kline[K_OWNER], 0, "bad owner '%s'", o);
 	if (t != NULL && !good_name(t))
 		say(l, e->file, e->kline[K_TEAM], 0, "bad team name '%s'", t);
+	if (e->raw[K_CLOSED] != NULL) {
+		if (parse_date(e->raw[K_CLOSED], &e->closed) != 0)
+			say(l, e->file, e->kline[K_CLOSED], 0, "bad closed "
+			    "date '%s': expected YYYY-MM-DD",
+			    e->raw[K_CLOSED]);
+		else
+			e->has_closed = 1;
+	}
+	compile_period(l, e, K_RETENTION);
 	return compile_members(l, e);
+}
+
+/* [retention] and [hold]: a scope of clients by name or team only. */
+static int compile_keep(struct loader *l, struct entry *e)
+{
+	const char *f = e->raw[K_FROM];
+
+	if (compile_scope(l, e) != 0)
+		return -1;
+	if (e->has_scope && (e->scope.kind == SC_ASSIGNED ||
+	                     e->scope.kind == SC_TEAM))
+		say(l, e->file, e->kline[K_SCOPE], 0, "scope of [%s %s] must "
+		    "be all, team:NAME, clients:GLOB... or none",
+		    kinds[e->kind].name, e->name);
+	if (e->kind == E_HOLD)
+		return 0;
+	compile_period(l, e, K_PERIOD);
+	if (f != NULL && strcmp(f, "changed") == 0)
+		e->from_changed = 1;
+	else if (f != NULL && strcmp(f, "closed") != 0)
+		say(l, e->file, e->kline[K_FROM], 0, "bad from '%s': expected "
+		    "closed or changed", f);
+	return 0;
 }
 
 /* Checks the values of one section and turns them into its fields. */
@@ -548,6 +634,9 @@ static int compile(struct loader *l, struct entry *e)
 		break;
 	case E_CLIENT:
 		return compile_client(l, e);
+	case E_RETENTION:
+	case E_HOLD:
+		return compile_keep(l, e);
 	case E_TEAM:
 		return compile_members(l, e);
 	case E_SETTINGS:
@@ -2019,4 +2108,104 @@ int policy_client_find(const struct policy *p, const char *name,
 		return -ENOENT;
 	client_info(e, out);
 	return 0;
+}
+
+/* ---- retention and legal hold ------------------------------------------ */
+
+/* Whether [retention] or [hold] e reaches client (entry c, maybe NULL). */
+static int keep_reaches(const struct entry *e, const char *client,
+                        const struct entry *c)
+{
+	struct policy_req r = { .client = client };
+	struct ask a = { .r = &r, .client = c };
+
+	return e->has_scope && reaches(&a, &e->scope);
+}
+
+/* base + the period of e, as a time. */
+static time_t period_end(const struct entry *e, time_t base)
+{
+	struct tm t;
+
+	gmtime_r(&base, &t);
+	if (e->unit == 'd')
+		t.tm_mday += e->period;
+	else if (e->unit == 'm')
+		t.tm_mon += e->period;
+	else
+		t.tm_year += e->period;
+	return timegm(&t);
+}
+
+/* Weighs one retention e of a file changed at mtime in client c. */
+static void keep_one(const struct entry *e, const struct entry *c,
+                     time_t mtime, struct policy_keep *k, int *open)
+{
+	struct tm closed;
+	time_t end;
+	char lb[NAME_MAX + 16];
+
+	if (e->period == 0)
+		return;
+	k->retentions++;
+	if (!e->from_changed && (c == NULL || !c->has_closed)) {
+		*open = 1;
+		snprintf(k->why, sizeof(k->why), "[%s] runs from the client's "
+		         "closing date; the client is not closed",
+		         label(e, lb, sizeof(lb)));
+		return;
+	}
+	if (!e->from_changed) {
+		closed = c->closed;
+		end = period_end(e, timegm(&closed));
+	} else {
+		end = period_end(e, mtime);
+	}
+	if (end > k->due_at) {
+		k->due_at = end;
+		snprintf(k->by, sizeof(k->by), "%s", label(e, lb, sizeof(lb)));
+	}
+}
+
+void policy_keep(const struct policy *p, const char *client, time_t mtime,
+                 time_t now, struct policy_keep *k)
+{
+	const struct entry *c = client_of(p, client);
+	char lb[NAME_MAX + 16];
+	int open = 0;
+
+	memset(k, 0, sizeof(*k));
+	if (c != NULL && c->raw[K_HOLD] != NULL) {
+		k->hold = c->raw[K_HOLD];
+		snprintf(k->hold_by, sizeof(k->hold_by), "%s",
+		         label(c, lb, sizeof(lb)));
+	}
+	for (size_t i = 0; i < p->nall; i++) {
+		const struct entry *e = p->all[i];
+
+		if (e->kind == E_HOLD && k->hold == NULL &&
+		    keep_reaches(e, client, c)) {
+			k->hold = e->raw[K_REASON];
+			snprintf(k->hold_by, sizeof(k->hold_by), "%s",
+			         label(e, lb, sizeof(lb)));
+		}
+		if (e->kind == E_RETENTION && keep_reaches(e, client, c))
+			keep_one(e, c, mtime, k, &open);
+	}
+	if (c != NULL)
+		keep_one(c, c, mtime, k, &open);
+	if (open)
+		k->due_at = 0;
+	if (k->hold != NULL)
+		snprintf(k->why, sizeof(k->why), "legal hold (%s): %s",
+		         k->hold_by, k->hold);
+	else if (k->retentions == 0)
+		snprintf(k->why, sizeof(k->why), "no retention period applies");
+	else if (!open && now >= k->due_at) {
+		k->due = 1;
+		snprintf(k->why, sizeof(k->why), "retention (%s) ended",
+		         k->by);
+	} else if (!open)
+		snprintf(k->why, sizeof(k->why), "kept until the end of its "
+		         "retention (%s)", k->by);
 }

@@ -1410,9 +1410,10 @@ START_TEST(test_err_keys)
 	REPORTED("roles.ini", 1, 0, "missing key 'effect' in [rule r]");
 	REPORTED("roles.ini", 1, 0, "missing key 'permissions' in [rule r]");
 	REPORTED("roles.ini", 3, 0, "missing key 'members' in [team t]");
-	/* [client] takes retention data as plain strings */
-	put("roles.ini", "[settings]\nnode = n1\n[client c]\nclosed = x\n"
-	    "retention = 7 years\nhold = yes\ndescription = d\n");
+	/* [client] takes the retention keys */
+	put("roles.ini", "[settings]\nnode = n1\n[client c]\n"
+	    "closed = 2024-02-29\nretention = 7y\nhold = yes\n"
+	    "description = d\n");
 	ck_assert_int_eq(load(&p), 0);
 	policy_free(p);
 }
@@ -1437,6 +1438,82 @@ START_TEST(test_err_values)
 	          "permissions = read", 6, "'*' must stand alone");
 	one_error("[rule x]\nroles = r, b@d\neffect = deny\n"
 	          "permissions = read", 6, "bad role name 'b@d'");
+	one_error("[client c]\nretention = 10x", 6, "bad period '10x'");
+	one_error("[client c]\nretention = 0y", 6, "bad period '0y'");
+	one_error("[client c]\nclosed = 2023-02-30", 6,
+	          "bad closed date '2023-02-30'");
+	one_error("[client c]\nclosed = 31/01/2023", 6, "bad closed date");
+	one_error("[retention r]\nscope = all\nperiod = 5y\nfrom = opened",
+	          8, "bad from 'opened'");
+	one_error("[retention r]\nscope = assigned\nperiod = 5y", 6,
+	          "must be all, team:NAME, clients:GLOB... or none");
+	one_error("[hold h]\nscope = all", 5, "missing key 'reason'");
+	one_error("[retention r]\nperiod = 1y", 5, "missing key 'scope'");
+}
+END_TEST
+
+/* Retention periods and legal holds: policy_keep(). */
+START_TEST(test_retention)
+{
+	struct policy *p;
+	struct policy_keep k;
+	struct tm t = { .tm_year = 126, .tm_mon = 10, .tm_mday = 29 };
+	time_t now = timegm(&t), day = 86400;
+
+	put("roles.ini", "[role r]\nmembers = bin\nscope = all\n"
+	    "allow = list\n");
+	put("teams.ini", "[team north]\nmembers = bin\n");
+	put("clients.ini",
+	    "[client old]\nclosed = 2020-01-31\nretention = 5y\n"
+	    "[client open]\nretention = 5y\n"
+	    "[client long]\nclosed = 2020-01-31\nretention = 5y\n"
+	    "[client held]\nclosed = 2001-01-01\nretention = 1y\n"
+	    "hold = litigation 2024-117\n"
+	    "[client teamed]\nteam = north\nclosed = 2001-01-01\n"
+	    "retention = 1d\n");
+	put("keep.ini",
+	    "[retention scans]\nscope = clients:c*\nperiod = 90d\n"
+	    "from = changed\n"
+	    "[retention ten]\nscope = clients:long\nperiod = 10y\n"
+	    "[hold north-audit]\nscope = team:north\n"
+	    "reason = tax inspection\n");
+	p = load_clean();
+	policy_keep(p, "old", now, now, &k);
+	ck_assert_int_eq(k.due, 1);
+	ck_assert_msg(strstr(k.why, "client old") != NULL, "%s", k.why);
+	t = (struct tm){ .tm_year = 125, .tm_mon = 0, .tm_mday = 31 };
+	ck_assert_int_eq((long)k.due_at, (long)timegm(&t));
+	/* no closing date: the period has not started */
+	policy_keep(p, "open", 0, now, &k);
+	ck_assert_int_eq(k.due, 0);
+	ck_assert_int_eq((long)k.due_at, 0);
+	ck_assert_msg(strstr(k.why, "not closed") != NULL, "%s", k.why);
+	/* from the file's last change */
+	policy_keep(p, "c1", now - 100 * day, now, &k);
+	ck_assert_int_eq(k.due, 1);
+	policy_keep(p, "c1", now - 10 * day, now, &k);
+	ck_assert_int_eq(k.due, 0);
+	ck_assert_msg(strstr(k.why, "retention scans") != NULL, "%s", k.why);
+	/* the longest wins */
+	policy_keep(p, "long", 0, now, &k);
+	ck_assert_int_eq(k.due, 0);
+	ck_assert_uint_eq(k.retentions, 2);
+	ck_assert_str_eq(k.by, "retention ten");
+	/* a hold beats retention, from the client or a [hold] */
+	policy_keep(p, "held", 0, now, &k);
+	ck_assert_int_eq(k.due, 0);
+	ck_assert_str_eq(k.hold, "litigation 2024-117");
+	ck_assert_str_eq(k.hold_by, "client held");
+	policy_keep(p, "teamed", 0, now, &k);
+	ck_assert_int_eq(k.due, 0);
+	ck_assert_str_eq(k.hold, "tax inspection");
+	ck_assert_str_eq(k.hold_by, "hold north-audit");
+	/* nothing applies */
+	policy_keep(p, "zeta", 0, now, &k);
+	ck_assert_int_eq(k.due, 0);
+	ck_assert_ptr_null(k.hold);
+	ck_assert_uint_eq(k.retentions, 0);
+	policy_free(p);
 }
 END_TEST
 
@@ -1780,6 +1857,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(core, test_root_gets_nothing);
 	tcase_add_test(core, test_mount_root);
 	tcase_add_test(core, test_mount_root_audit);
+	tcase_add_test(core, test_retention);
 	tcase_add_test(core, test_introspection);
 	tcase_add_test(core, test_example_policy);
 	suite_add_tcase(s, core);
