@@ -61,8 +61,8 @@ src/%.o: src/%.c $(wildcard include/*.h) $(FLAGS_STAMP)
 src/dossierfs: src/dossierfs.o $(FS_OBJ) $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-src/dossierctl: src/dossierctl.o src/ctl_policy.o src/ctl_audit.o src/ctl_erase.o src/ctl_retention.o \
-		src/erase_list.o $(CLI_OBJ) $(CORE_OBJ)
+src/dossierctl: src/dossierctl.o src/ctl_policy.o src/ctl_audit.o src/ctl_erase.o src/ctl_cert.o \
+		src/ctl_retention.o src/erase_list.o $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 tests/check_%: tests/check_%.c tests/check_main.h $(CORE_OBJ) $(FLAGS_STAMP)

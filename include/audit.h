@@ -83,7 +83,8 @@
  * a tampered store, as 2 and the 8 bytes of the double). prev of seq 1
  * is 32 zero bytes. A checkpoint signs "dossierfs-audit-cp-v1" || seq
  * (8 bytes big-endian) || hash of that record (32) || time_us (8 bytes
- * big-endian).
+ * big-endian); a document (audit_sign_doc()) "dossierfs-audit-doc-v1\n"
+ * || the document.
  */
 #ifndef DOSSIER_AUDIT_H
 #define DOSSIER_AUDIT_H
@@ -152,6 +153,9 @@ struct audit_row {
 	uint64_t seq;
 	int64_t time_us;             /* UTC, microseconds since the epoch */
 	struct audit_event ev;
+	unsigned char hash[AUDIT_HASHBYTES];  /* its stored hash, the link
+	                              * in the chain (as stored: a cursor does
+	                              * not recompute it; audit_verify() does) */
 };
 
 struct audit_config {
@@ -317,6 +321,40 @@ struct audit_verify {
  * who can write the file can rewrite them consistently.
  */
 int audit_verify(int dirfd, struct audit_verify *out);
+
+/*
+ * Documents signed with the store's key. audit_sign_doc() signs msg
+ * (len bytes, any content) with the checkpoint key of a (a handle of
+ * either kind: audit_open() or audit_open_read()) into sig, as Ed25519
+ * over "dossierfs-audit-doc-v1\n" || msg. The prefix keeps the two
+ * kinds of signature apart: checkpoints sign "dossierfs-audit-cp-v1" ||
+ * ..., and the two prefixes differ in their 17th byte, so a document
+ * signature never verifies as a checkpoint's nor the reverse, whatever
+ * msg holds. Returns 0, -EINVAL, -ENOMEM. Thread-safe.
+ *
+ * audit_check_doc() checks such a signature with audit.pub of the vault
+ * directory dirfd alone (no secret): 0, -EBADMSG when sig is not the
+ * signature of msg by that key, -ENOENT when there is no audit.pub,
+ * -EINVAL when it is not a key file, another negative errno when it
+ * cannot be read.
+ */
+int audit_sign_doc(struct audit *a, const void *msg, size_t len,
+                   unsigned char sig[64]);
+int audit_check_doc(int dirfd, const void *msg, size_t len,
+                    const unsigned char sig[64]);
+
+/*
+ * The stored hash of record seq of the store of dirfd into hash, read
+ * from audit.db with no secret (read-only; it may run while the daemon
+ * writes). Returns 0, -ENOENT when there is no such record (or no
+ * audit.db), -EINVAL for seq 0 or above INT64_MAX, -EBADMSG when the
+ * stored hash is not 32 bytes, -EIO when the store cannot be read. As
+ * with a cursor's row.hash, this is the hash as stored; whether the
+ * record still matches it and the chain holds is audit_verify()'s to
+ * say.
+ */
+int audit_hash_at(int dirfd, uint64_t seq,
+                  unsigned char hash[AUDIT_HASHBYTES]);
 
 /* "allowed", "denied", "error"; NULL for anything else. */
 const char *audit_outcome_name(enum audit_outcome o);

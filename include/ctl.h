@@ -9,6 +9,10 @@
 int ctl_policy(int argc, char **argv);
 int ctl_audit(int argc, char **argv);
 int ctl_erase(int argc, char **argv);
+/* src/ctl_cert.c: "erase certificate" and "erase verify-certificate",
+ * dispatched by ctl_erase() (argv[2] is the subcommand). */
+int ctl_erase_certificate(int argc, char **argv);
+int ctl_erase_verify_certificate(int argc, char **argv);
 int ctl_retention(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@
 #define FORMAT_VERSION 1
 #define REC_DOMAIN     "dossierfs-audit-v1"
 #define CP_DOMAIN      "dossierfs-audit-cp-v1"
+#define DOC_DOMAIN     "dossierfs-audit-doc-v1\n"
 #define SEAL_DOMAIN    "dossierfs-audit-seal-v1"
 #define PUB_MAGIC      "dossierfs-audit-ed25519"
 #define KDF_CTX        "dsfaudsk"
@@ -39,6 +40,7 @@
 
 _Static_assert(crypto_kdf_KEYBYTES == AUDIT_SECRETBYTES, "secret size");
 _Static_assert(sizeof(KDF_CTX) - 1 == crypto_kdf_CONTEXTBYTES, "kdf ctx");
+_Static_assert(crypto_sign_BYTES == 64, "audit_sign_doc() signature size");
 
 /* The stored columns, in the order they are hashed. */
 enum col {
@@ -1473,6 +1475,10 @@ static int row_decode(struct audit_cursor *c, struct audit_row *r)
 	    get_name(c, C_PATH, S_PATH, SF_PATH, seq, &e->path) != 0 ||
 	    get_name(c, C_PATH2, S_PATH2, SF_PATH2, seq, &e->path2) != 0)
 		return -EBADMSG;
+	if (sqlite3_column_type(c->st, C_HASH) != SQLITE_BLOB ||
+	    sqlite3_column_bytes(c->st, C_HASH) != AUDIT_HASHBYTES)
+		return -EBADMSG;
+	memcpy(r->hash, sqlite3_column_blob(c->st, C_HASH), AUDIT_HASHBYTES);
 	return 0;
 }
 
@@ -1719,6 +1725,101 @@ int audit_verify(int dirfd, struct audit_verify *out)
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(db);
 	out->unsigned_records = out->records - out->last_checkpoint;
+	return rc;
+}
+
+/* ---- signed documents and single hashes ------------------------------ */
+
+/* DOC_DOMAIN || msg, malloc'd, into *out and its length *n: 0, -EINVAL
+ * (too long), -ENOMEM. */
+static int doc_message(const void *msg, size_t len, unsigned char **out,
+                       size_t *n)
+{
+	size_t pre = sizeof(DOC_DOMAIN) - 1;
+
+	if (len > SIZE_MAX - pre)
+		return -EINVAL;
+	if ((*out = malloc(pre + len)) == NULL)
+		return -ENOMEM;
+	memcpy(*out, DOC_DOMAIN, pre);
+	if (len > 0)
+		memcpy(*out + pre, msg, len);
+	*n = pre + len;
+	return 0;
+}
+
+int audit_sign_doc(struct audit *a, const void *msg, size_t len,
+                   unsigned char sig[64])
+{
+	unsigned char *m;
+	size_t n;
+	int rc;
+
+	if (a == NULL || sig == NULL || (msg == NULL && len > 0))
+		return -EINVAL;
+	if ((rc = doc_message(msg, len, &m, &n)) != 0)
+		return rc;
+	crypto_sign_detached(sig, NULL, m, n, a->k->sk);
+	sodium_memzero(m, n);
+	free(m);
+	return 0;
+}
+
+int audit_check_doc(int dirfd, const void *msg, size_t len,
+                    const unsigned char sig[64])
+{
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES], *m;
+	size_t n;
+	int rc;
+
+	if (sig == NULL || (msg == NULL && len > 0))
+		return -EINVAL;
+	if ((rc = pub_read(dirfd, pk)) != 0 ||
+	    (rc = doc_message(msg, len, &m, &n)) != 0)
+		return rc;
+	rc = crypto_sign_verify_detached(sig, m, n, pk) == 0 ? 0 : -EBADMSG;
+	sodium_memzero(m, n);
+	free(m);
+	return rc;
+}
+
+int audit_hash_at(int dirfd, uint64_t seq,
+                  unsigned char hash[AUDIT_HASHBYTES])
+{
+	char path[64];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (seq == 0 || seq > INT64_MAX || hash == NULL)
+		return -EINVAL;
+	if ((rc = db_file(dirfd, 0)) != 0)
+		return rc;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/" AUDIT_DB, dirfd);
+	if ((rc = conn_open(path, AUDIT_BUSY_MS, 0, &db)) != 0)
+		return rc;
+	rc = -EIO;
+	if (sqlite3_prepare_v2(db, "SELECT hash FROM events WHERE seq = ?1",
+	                       -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 1, (int64_t)seq) != SQLITE_OK)
+		goto out;
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		if (sqlite3_column_type(s, 0) != SQLITE_BLOB ||
+		    sqlite3_column_bytes(s, 0) != AUDIT_HASHBYTES) {
+			rc = -EBADMSG;
+			break;
+		}
+		memcpy(hash, sqlite3_column_blob(s, 0), AUDIT_HASHBYTES);
+		rc = 0;
+		break;
+	case SQLITE_DONE:
+		rc = -ENOENT;
+		break;
+	}
+out:
+	sqlite3_finalize(s);
+	sqlite3_close(db);
 	return rc;
 }
 

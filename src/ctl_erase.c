@@ -3,6 +3,7 @@
  *
  *   erase status VAULT [--passphrase-file F | --key-file F]
  *                      [--format table|csv]
+ *   erase certificate ..., erase verify-certificate ...: src/ctl_cert.c
  *
  * Unlocks the vault like audit query (key from a file or the terminal,
  * never argv or the environment), then lists the jobs still queued in
@@ -76,7 +77,15 @@ static int usage(void)
 	fprintf(stderr, "usage:\n"
 	        "  dossierctl erase status VAULT [--passphrase-file F | "
 	        "--key-file F]\n"
-	        "      [--format table|csv]\n");
+	        "      [--format table|csv]\n"
+	        "  dossierctl erase certificate VAULT ID [--passphrase-file F "
+	        "| --key-file F]\n"
+	        "  dossierctl erase certificate VAULT --client NAME "
+	        "[--since TIME] [--until TIME]\n"
+	        "      [--passphrase-file F | --key-file F]\n"
+	        "  dossierctl erase verify-certificate VAULT FILE\n"
+	        "TIME is \"YYYY-MM-DD[ HH:MM[:SS]]\" local time; --since is "
+	        "inclusive, --until exclusive\n");
 	return 2;
 }
 
@@ -630,9 +639,15 @@ int ctl_erase(int argc, char **argv)
 	struct eopts o = { 0 };
 	int rc;
 
-	if (argc < 3 || parse(argc, argv, &o) != 0)
+	if (argc < 3)
 		return usage();
-	if (strcmp(argv[2], "status") == 0)
+	if (strcmp(argv[2], "certificate") == 0)
+		rc = ctl_erase_certificate(argc, argv);
+	else if (strcmp(argv[2], "verify-certificate") == 0)
+		rc = ctl_erase_verify_certificate(argc, argv);
+	else if (parse(argc, argv, &o) != 0)
+		rc = 2;
+	else if (strcmp(argv[2], "status") == 0)
 		rc = do_status(&o);
 	else
 		rc = 2;

@@ -16,6 +16,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,6 +426,7 @@ static int do_status(struct popts *o)
 	char key[32], val[480];
 	long pid = 0;
 	int alive, stopped = 0, rc;
+	bool mounted;
 	struct stat st;
 	FILE *f;
 
@@ -432,10 +434,15 @@ static int do_status(struct popts *o)
 		return 2;
 	/* A mount point first: looking inside the mount would be an access
 	 * of its own (and recorded as one). */
-	if (vault_of_mount(o->args[0], vault, sizeof(vault)) != 0)
+	mounted = vault_of_mount(o->args[0], vault, sizeof(vault)) == 0;
+	if (!mounted)
 		snprintf(vault, sizeof(vault), "%s", o->args[0]);
 	snprintf(path, sizeof(path), "%s/%s", vault, GUARD_STATUS_FILE);
-	if ((rc = stat(path, &st)) != 0) {
+	/* A daemon that has just mounted writes the file once it is set up
+	 * (after daemonizing): give it a moment. */
+	for (int i = 0; (rc = stat(path, &st)) != 0 && mounted && i < 30; i++)
+		usleep(100000);
+	if (rc != 0) {
 		fprintf(stderr, "%s: %s: not a mounted dossierfs vault (no "
 		        "%s)\n", prog, o->args[0], GUARD_STATUS_FILE);
 		return 1;

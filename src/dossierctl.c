@@ -18,6 +18,9 @@
  *                              [--format table|csv|json]
  *   dossierctl erase status VAULT [--passphrase-file F | --key-file F]
  *                                 [--format table|csv]
+ *   dossierctl erase certificate VAULT (ID | --client NAME [--since T]
+ *                                [--until T]) [--passphrase-file F | ...]
+ *   dossierctl erase verify-certificate VAULT FILE
  *   dossierctl retention due MOUNTPOINT --as USER [--policy DIR] [--at DAY]
  *   dossierctl retention run MOUNTPOINT --as USER [--policy DIR]
  *
@@ -217,7 +220,8 @@ static const struct cmd cmds[] = {
 	  NULL, ctl_policy },
 	{ "audit", "audit verify|query VAULT ... (see audit --help)",
 	  NULL, ctl_audit },
-	{ "erase", "erase status VAULT ... (see erase --help)",
+	{ "erase", "erase status|certificate|verify-certificate VAULT ... "
+	  "(see erase --help)",
 	  NULL, ctl_erase },
 	{ "retention", "retention due|run MOUNTPOINT --as USER ... "
 	  "(see retention --help)", NULL, ctl_retention },

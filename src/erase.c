@@ -513,7 +513,7 @@ static int job_record(struct eraser *e, const struct job *j, int err,
 	         : key ? "cryptographic erase (file key destroyed) and one "
 	               "overwrite pass (pseudo-random)"
 	         : cut ? "one overwrite pass (pseudo-random) of the cut-off "
-	                 "part; the file and its key stay"
+	                 "part, the file and its key stay"
 	               : "one overwrite pass (pseudo-random); no file key",
 	         ERASE_TOOL, m->verify ? m->verify : "not done", req, start,
 	         end, err ? "; error=" : "", err ? what : "");

@@ -7,7 +7,8 @@
  * another connection, a damaged head) and recovery without a gap, every
  * kind of tampering audit_verify() must name, names absent from the raw
  * database and WAL bytes, cursors (filters, paging, polling, a damaged
- * name), and the three output formats.
+ * name), signed documents (their prefix, apart from checkpoints) and
+ * single record hashes, and the three output formats.
  *
  * Each test works in its own directory under a base directory made
  * before the tcase forks its tests and removed after it, so nothing is
@@ -1329,6 +1330,228 @@ START_TEST(test_cursor_damaged_name)
 }
 END_TEST
 
+/* ---- signed documents and single hashes ------------------------------ */
+
+/* audit.pub's key, read here on purpose rather than through the module. */
+static void pub_key(unsigned char pk[32])
+{
+	size_t len, got;
+	unsigned char *buf = slurp(AUDIT_PUB, &len);
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(len, 24 + 64 + 1);
+	ck_assert_int_eq(sodium_hex2bin(pk, 32, (const char *)buf + 24, 64,
+	                                NULL, &got, NULL), 0);
+	ck_assert_uint_eq(got, 32);
+	free(buf);
+}
+
+/* The signature of a document as the header documents it:
+ * Ed25519 over "dossierfs-audit-doc-v1\n" || msg. */
+static int doc_sig_ok(const unsigned char pk[32], const char *msg,
+                      const unsigned char sig[64])
+{
+	char m[256];
+
+	ck_assert_int_lt(snprintf(m, sizeof(m), "dossierfs-audit-doc-v1\n%s",
+	                          msg), (int)sizeof(m));
+	return crypto_sign_verify_detached(sig, (const unsigned char *)m,
+	                                   strlen(m), pk) == 0;
+}
+
+START_TEST(test_doc_sign_check)
+{
+	const char *msg = "dossierfs certificate of sanitization\nseq: 3\n";
+	unsigned char sig[64], sig2[64], bad[64], pk[32];
+	unsigned char *other = sodium_malloc(AUDIT_SECRETBYTES);
+	char *flip = strdup(msg), odir[PATH_MAX + 8];
+	struct audit *a = wopen(), *r, *b;
+	int ofd;
+
+	rec_n(a, 3);
+	ck_assert_int_eq(audit_sign_doc(a, msg, strlen(msg), sig), 0);
+	ck_assert_int_eq(audit_check_doc(vfd, msg, strlen(msg), sig), 0);
+	/* The prefix, checked independently of the module. */
+	pub_key(pk);
+	ck_assert(doc_sig_ok(pk, msg, sig));
+	ck_assert_int_eq(crypto_sign_verify_detached(sig,
+	                 (const unsigned char *)msg, strlen(msg), pk), -1);
+	/* A read-only handle signs with the same key (Ed25519 is
+	 * deterministic: the same signature). */
+	ck_assert_int_eq(audit_open_read(vfd, secret, &r), 0);
+	ck_assert_int_eq(audit_sign_doc(r, msg, strlen(msg), sig2), 0);
+	ck_assert_mem_eq(sig, sig2, 64);
+	ck_assert_int_eq(audit_close(r), 0);
+	/* Every flipped byte of the message, and of the signature, fails. */
+	for (size_t i = 0; i < strlen(msg); i++) {
+		flip[i] ^= 0x01;
+		ck_assert_int_eq(audit_check_doc(vfd, flip, strlen(msg), sig),
+		                 -EBADMSG);
+		flip[i] ^= 0x01;
+	}
+	for (size_t i = 0; i < 64; i++) {
+		memcpy(bad, sig, 64);
+		bad[i] ^= 0x80;
+		ck_assert_int_eq(audit_check_doc(vfd, msg, strlen(msg), bad),
+		                 -EBADMSG);
+	}
+	ck_assert_int_eq(audit_check_doc(vfd, msg, strlen(msg) - 1, sig),
+	                 -EBADMSG);
+	/* The empty document. */
+	ck_assert_int_eq(audit_sign_doc(a, NULL, 0, sig2), 0);
+	ck_assert_int_eq(audit_check_doc(vfd, "", 0, sig2), 0);
+	ck_assert(doc_sig_ok(pk, "", sig2));
+	ck_assert_int_eq(audit_sign_doc(NULL, msg, 1, sig2), -EINVAL);
+	ck_assert_int_eq(audit_sign_doc(a, NULL, 1, sig2), -EINVAL);
+	ck_assert_int_eq(audit_close(a), 0);
+
+	/* Another store's audit.pub does not check it. */
+	snprintf(odir, sizeof(odir), "%s.other", dir);
+	ck_assert_int_eq(mkdir(odir, 0700), 0);
+	ofd = open(odir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(ofd, 0);
+	randombytes_buf(other, AUDIT_SECRETBYTES);
+	ck_assert_int_eq(audit_open(ofd, other, NULL, &b), 0);
+	ck_assert_int_eq(audit_check_doc(ofd, msg, strlen(msg), sig),
+	                 -EBADMSG);
+	ck_assert_int_eq(audit_sign_doc(b, msg, strlen(msg), sig2), 0);
+	ck_assert_int_eq(audit_check_doc(vfd, msg, strlen(msg), sig2),
+	                 -EBADMSG);
+	ck_assert_int_eq(audit_close(b), 0);
+	close(ofd);
+	sodium_free(other);
+	free(flip);
+
+	/* No audit.pub: no check. */
+	ck_assert_int_eq(unlinkat(vfd, AUDIT_PUB, 0), 0);
+	ck_assert_int_eq(audit_check_doc(vfd, msg, strlen(msg), sig), -ENOENT);
+}
+END_TEST
+
+static void be64(unsigned char *b, uint64_t x)
+{
+	for (int i = 7; i >= 0; i--, x >>= 8)
+		b[i] = (unsigned char)x;
+}
+
+/* Neither kind of signature passes as the other. */
+START_TEST(test_doc_domains)
+{
+	unsigned char cp[21 + 8 + 32 + 8], cpsig[64], sig[64];
+	struct audit *a = wopen();
+	struct audit_head h;
+	struct audit_verify v;
+	sqlite3_stmt *s;
+	sqlite3 *db;
+
+	rec_n(a, 4);
+	ck_assert_int_eq(audit_checkpoint(a, &h), 1);
+	db = raw();
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT seq, hash, time_us, "
+	                 "sig FROM checkpoints", -1, &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	memcpy(cp, "dossierfs-audit-cp-v1", 21);
+	be64(cp + 21, (uint64_t)sqlite3_column_int64(s, 0));
+	memcpy(cp + 29, sqlite3_column_blob(s, 1), 32);
+	be64(cp + 61, (uint64_t)sqlite3_column_int64(s, 2));
+	memcpy(cpsig, sqlite3_column_blob(s, 3), 64);
+	sqlite3_finalize(s);
+
+	/* A checkpoint's signature is no document signature, for the
+	 * checkpoint's bytes with or without their prefix. */
+	ck_assert_int_eq(audit_check_doc(vfd, cp, sizeof(cp), cpsig), -EBADMSG);
+	ck_assert_int_eq(audit_check_doc(vfd, cp + 21, sizeof(cp) - 21,
+	                                 cpsig), -EBADMSG);
+
+	/* A document holding a checkpoint's bytes, signed, is no
+	 * checkpoint signature: audit_verify() rejects it in its place. */
+	ck_assert_int_eq(audit_sign_doc(a, cp, sizeof(cp), sig), 0);
+	ck_assert_int_eq(audit_check_doc(vfd, cp, sizeof(cp), sig), 0);
+	ck_assert_int_eq(audit_close(a), 0);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "UPDATE checkpoints SET "
+	                 "sig = ?1", -1, &s, NULL), SQLITE_OK);
+	sqlite3_bind_blob(s, 1, sig, 64, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+	sqlite3_finalize(s);
+	VERIFY_BAD(&v, 4, "signature does not verify");
+	/* ... nor is the same without the checkpoint prefix. */
+	a = wopen();
+	ck_assert_int_eq(audit_sign_doc(a, cp + 21, sizeof(cp) - 21, sig), 0);
+	ck_assert_int_eq(audit_close(a), 0);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "UPDATE checkpoints SET "
+	                 "sig = ?1", -1, &s, NULL), SQLITE_OK);
+	sqlite3_bind_blob(s, 1, sig, 64, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+	sqlite3_finalize(s);
+	VERIFY_BAD(&v, 4, "signature does not verify");
+	/* The real signature back: all is well. */
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "UPDATE checkpoints SET "
+	                 "sig = ?1", -1, &s, NULL), SQLITE_OK);
+	sqlite3_bind_blob(s, 1, cpsig, 64, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	ck_assert_int_eq(verify(&v), 0);
+}
+END_TEST
+
+START_TEST(test_hash_at)
+{
+	struct audit *a = wopen();
+	struct audit_cursor *c;
+	struct audit_row row;
+	unsigned char h[32], d[32], last[32];
+	sqlite3_stmt *s;
+	sqlite3 *db;
+	uint64_t n = 0;
+
+	ck_assert_int_eq(audit_hash_at(vfd, 1, h), -ENOENT);  /* empty */
+	rec_n(a, 300);                           /* more than one page */
+	db = raw();
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT " COLS " FROM events "
+	                 "WHERE seq = ?1", -1, &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(audit_cursor_open(a, NULL, &c), 0);
+	while (audit_cursor_next(c, &row) == 1) {
+		ck_assert_uint_eq(row.seq, ++n);
+		ck_assert_int_eq(audit_hash_at(vfd, row.seq, h), 0);
+		ck_assert_mem_eq(h, row.hash, 32);
+		/* ... and it is the record's hash as documented. */
+		sqlite3_bind_int64(s, 1, (int64_t)row.seq);
+		ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+		doc_hash(s, d);
+		sqlite3_reset(s);
+		ck_assert_mem_eq(d, row.hash, 32);
+		memcpy(last, row.hash, 32);
+	}
+	audit_cursor_close(c);
+	sqlite3_finalize(s);
+	ck_assert_uint_eq(n, 300);
+	ck_assert_int_eq(audit_hash_at(vfd, 301, h), -ENOENT);
+	ck_assert_int_eq(audit_hash_at(vfd, 0, h), -EINVAL);
+	ck_assert_int_eq(audit_hash_at(vfd, UINT64_MAX, h), -EINVAL);
+	/* Read while the writer is open, and after. */
+	ck_assert_int_eq(audit_close(a), 0);
+	ck_assert_int_eq(audit_hash_at(vfd, 300, h), 0);
+	ck_assert_mem_eq(h, last, 32);
+	/* A malformed stored hash: -EBADMSG from both. */
+	sql(db, "UPDATE events SET hash = x'00' WHERE seq = 7");
+	ck_assert_int_eq(audit_hash_at(vfd, 7, h), -EBADMSG);
+	ck_assert_int_eq(audit_open_read(vfd, secret, &a), 0);
+	ck_assert_int_eq(audit_cursor_open(a, &(struct audit_filter){
+	                 .from_seq = 7 }, &c), 0);
+	ck_assert_int_eq(audit_cursor_next(c, &row), -EBADMSG);
+	ck_assert_uint_eq(row.seq, 7);
+	ck_assert_int_eq(audit_cursor_next(c, &row), 1);
+	ck_assert_uint_eq(row.seq, 8);
+	audit_cursor_close(c);
+	ck_assert_int_eq(audit_close(a), 0);
+	sqlite3_close(db);
+	/* No store. */
+	ck_assert_int_eq(unlinkat(vfd, AUDIT_DB, 0), 0);
+	ck_assert_int_eq(audit_hash_at(vfd, 1, h), -ENOENT);
+}
+END_TEST
+
 /* ---- formats ---------------------------------------------------------- */
 
 static struct audit_row sample(void)
@@ -1488,6 +1711,12 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, test_cursor_filters);
 	tcase_add_test(tc, test_cursor_polls);
 	tcase_add_test(tc, test_cursor_damaged_name);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("documents", setup, 60);
+	tcase_add_test(tc, test_doc_sign_check);
+	tcase_add_test(tc, test_doc_domains);
+	tcase_add_test(tc, test_hash_at);
 	suite_add_tcase(s, tc);
 
 	tc = tcase("format", setup, 10);
