@@ -99,9 +99,10 @@ int eraser_open(struct vault *v, struct audit *a, erase_busy_fn busy,
                 void *ctx, struct eraser **out);
 
 /*
- * Stops the thread once its current step is done and frees e. Jobs not
- * finished stay queued on disk for the next eraser_open(). NULL is
- * ignored.
+ * Stops the thread and frees e: a job being worked is finished unless it
+ * is still to be overwritten (the long step), which waits for the next
+ * mount like every job not finished: they stay queued on disk for the
+ * next eraser_open(). NULL is ignored.
  */
 void eraser_close(struct eraser *e);
 

@@ -653,6 +653,11 @@ static int job_run(struct eraser *e, struct job *j)
 			goto fail;
 		}
 	}
+	/* Stopping: the long step waits for the next mount. */
+	if (j->state == J_SUM && __atomic_load_n(&e->stop, __ATOMIC_RELAXED)) {
+		close(fd);
+		return 1;
+	}
 	if (j->state == J_SUM) {
 		if ((rc = erase_range_at(e, fd, 0, (uint64_t)st.st_size,
 		                         &how)) != 0) {
@@ -685,8 +690,11 @@ static int job_run(struct eraser *e, struct job *j)
 		what = "cannot record";
 		goto fail;
 	}
-	job_name(j->id, J_DONE, data);
-	erase_file_at(e->qfd, data);
+	/* Every state file of the job, should an earlier one be left. */
+	for (enum jstate s = J_JOB; s <= J_DONE; s++) {
+		job_name(j->id, s, data);
+		erase_file_at(e->qfd, data);
+	}
 	return 0;
 fail:
 	if (fd >= 0)
@@ -830,8 +838,12 @@ static int resume(struct eraser *e)
 			if (strncmp(k->id, de->d_name, ERASE_IDLEN) == 0)
 				break;
 		pthread_mutex_unlock(&e->mu);
-		if (k != NULL && k->state >= s)
+		/* Two states of one job: a crash between writing the later
+		 * one and destroying the earlier. The earlier is stale. */
+		if (k != NULL && k->state >= s) {
+			erase_file_at(e->qfd, de->d_name);
 			continue;
+		}
 		if ((j = calloc(1, sizeof(*j))) == NULL) {
 			rc = -ENOMEM;
 			break;
@@ -851,19 +863,21 @@ static int resume(struct eraser *e)
 			unlink_job(e, k);
 			e->st.queued--;
 			pthread_mutex_unlock(&e->mu);
+			job_drop(e, k);
 			job_free(k);
 		}
 		add_job(e, j);
 	}
 	closedir(d);
-	/* A lone ID.job: the file was never moved in. */
+	/* A lone ID.job: the file was never moved in. A lone ID.sum: left
+	 * by a job that went on to ID.done and finished. */
 	pthread_mutex_lock(&e->mu);
 	for (struct job *j = e->jobs, *next; j != NULL; j = next) {
 		char data[ERASE_IDLEN + 8];
 
 		next = j->next;
 		snprintf(data, sizeof(data), "%s.data", j->id);
-		if (j->state == J_JOB &&
+		if (j->state != J_DONE &&
 		    faccessat(e->qfd, data, F_OK, AT_SYMLINK_NOFOLLOW) != 0) {
 			unlink_job(e, j);
 			e->st.queued--;
@@ -942,7 +956,7 @@ void eraser_close(struct eraser *e)
 		return;
 	if (e->started) {
 		pthread_mutex_lock(&e->mu);
-		e->stop = true;
+		__atomic_store_n(&e->stop, true, __ATOMIC_RELAXED);
 		pthread_cond_broadcast(&e->cv);
 		pthread_mutex_unlock(&e->mu);
 		pthread_join(e->thread, NULL);
