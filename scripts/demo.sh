@@ -118,6 +118,20 @@ rm -f "$pol/zz-broken.ini" "$pol/zz-demo.ini"
 sleep 1
 as demo_legal cat "$mnt/Client-Dupont/sale-contract.txt"
 
+step "deleting is destroying: the manager removes a draft; it is overwritten, verified, recorded"
+as demo_manager sh -c "echo 'draft offer' > '$mnt/Client-Dupont/draft-offer.txt'"
+as demo_manager rm "$mnt/Client-Dupont/draft-offer.txt"
+sleep 1
+as demo_auditor cat "$mnt/Client-Dupont/.audit/destructions.csv"
+
+step "a legal hold (live policy edit): nothing of Client-Dupont can be destroyed"
+printf '[hold demo-litigation]\nscope = clients:Client-Dupont\nreason = demo: litigation 2026-042\n' > "$pol/.demo.tmp"
+chmod 0644 "$pol/.demo.tmp"; mv "$pol/.demo.tmp" "$pol/zz-hold.ini"
+sleep 1
+as demo_manager rm "$mnt/Client-Dupont/notes.txt"
+rm -f "$pol/zz-hold.ini"
+sleep 1
+
 step "the auditor reads the trail in .audit, with plain tools"
 as demo_auditor ls -l "$mnt/.audit"
 as demo_auditor tail -n 5 "$mnt/Client-Dupont/.audit/events.log"
@@ -133,6 +147,9 @@ as demo_auditor rm "$mnt/.audit/events.log"
 step "the same trail from the admin tool (needs the vault passphrase)"
 src/dossierctl audit query "$work/vault" --passphrase-file "$work/passphrase" \
 	--client Client-Dupont --user demo_manager --format table
+
+step "the erasure queue and the destructions (admin tool)"
+src/dossierctl erase status "$work/vault" --passphrase-file "$work/passphrase"
 
 step "unmount"
 fusermount3 -u "$mnt"
