@@ -54,8 +54,14 @@
  *   back N bytes (O_DIRECT) and compared: match"), requested, started,
  *   ended (UTC ISO times to the microsecond), and on failure error.
  *
- * Thread safety: eraser_queue(), eraser_abort() and eraser_status() may
- * be called from any thread. Returns 0 or a negative errno.
+ * Test-only faults: built with -DDOSSIER_FAULTS (tests/dossierfs-faults),
+ * DOSSIER_FAULT=write or verify in the environment makes the first
+ * DOSSIER_FAULT_COUNT (default 1) overwrites of data files fail, and
+ * DOSSIER_FAULT_RETRY_MS sets the first retry's delay.
+ *
+ * Thread safety: eraser_queue(), eraser_release(), eraser_abort() and
+ * eraser_stats() may be called from any thread. Returns 0 or a negative
+ * errno.
  */
 #ifndef DOSSIER_ERASE_H
 #define DOSSIER_ERASE_H

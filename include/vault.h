@@ -7,6 +7,10 @@
  *                   .dirid (its random 16-byte ID) and every client folder
  *                   (a directory directly under data/) a .key (its client
  *                   key sealed under the master key)
+ *   audit.db, audit.pub, audit.pending   the audit store (audit.h)
+ *   erase/          the queue of secure erasure (erase.h)
+ *   policy.status   what the daemon's policy is (guard.h)
+ *   dossierfs.lock  flock()ed by the one daemon serving the vault
  *
  * The master key lives in sodium_malloc'd memory from vault_open() to
  * vault_close(). Returns 0 or a negative errno (see keywrap.h for the

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -163,6 +164,32 @@ static void import_unlock_failures(struct audit *a, struct vault *v)
 	fclose(f);
 	if (audit_flush(a) == 0)
 		unlinkat(vault_dir_fd(v), AUDIT_PENDING, 0);
+}
+
+/*
+ * One daemon per vault: two would work one audit store and one erase
+ * queue at once. The lock (flock on VAULT/dossierfs.lock) is held by the
+ * open file, so it passes to the daemonized child and goes when it
+ * exits. A daemon just unmounted may still be finishing an erasure:
+ * wait for it up to 30 s. The descriptor is left open on purpose.
+ */
+#define VAULT_LOCK "dossierfs.lock"
+static int lock_vault(struct vault *v)
+{
+	int fd = openat(vault_dir_fd(v), VAULT_LOCK, O_RDWR | O_CREAT |
+	                O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	for (int i = 0; i < 300; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			break;
+		usleep(100000);
+	}
+	close(fd);
+	return -EBUSY;
 }
 
 /* Opens the vault's audit store and records the mount. */
@@ -461,6 +488,13 @@ int main(int argc, char **argv)
 			note_unlock_failure(vault, err);
 		guard_close(g);
 		return 1;
+	}
+	if (lock_vault(v) != 0) {
+		fprintf(stderr, "%s: %s: the vault is in use by another "
+		        "dossierfs (still running after 30 s): refusing to "
+		        "mount\n", prog, a.vault);
+		rc = 1;
+		goto out;
 	}
 	umask(0);
 	raise_fd_limit();

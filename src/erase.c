@@ -64,6 +64,7 @@ struct eraser {
 	bool stop;                       /* under mu */
 	struct job *running;             /* under mu */
 	struct erase_stats st;           /* under mu */
+	int64_t retry_first;             /* µs before the first retry */
 #ifdef DOSSIER_FAULTS
 	char fault[16];
 	unsigned faults;                 /* injections left */
@@ -96,14 +97,23 @@ static int fsync_fd(int fd)
 
 /* ---- overwriting and verifying --------------------------------------- */
 
-/* The pattern of bytes [pos, pos + n) of a range, pos a multiple of 64. */
+/* The buffers of one erase_range_at(). */
+struct erase_bufs {
+	unsigned char *pat, *got, *scratch, *bounce;
+};
+
+/* The pattern of bytes [pos, pos + n) of the file under key; scratch
+ * holds n + 64 bytes. */
 static void pattern(const unsigned char *key, uint64_t pos, unsigned char *out,
-                    size_t n)
+                    size_t n, unsigned char *scratch)
 {
 	static const unsigned char nonce[crypto_stream_xchacha20_NONCEBYTES];
+	size_t lead = (size_t)(pos % 64);
 
-	memset(out, 0, n);
-	crypto_stream_xchacha20_xor_ic(out, out, n, nonce, pos / 64, key);
+	memset(scratch, 0, n + lead);
+	crypto_stream_xchacha20_xor_ic(scratch, scratch, n + lead, nonce,
+	                               pos / 64, key);
+	memcpy(out, scratch + lead, n);
 }
 
 static int pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t off)
@@ -149,37 +159,98 @@ static int read_back(int rfd, bool direct, unsigned char *bounce,
 	return 0;
 }
 
+/*
+ * The next stretch of data of fd at or after *pos, before end: [*pos,
+ * *stop). Holes hold no blocks and are skipped (a sparse file is not
+ * filled in). Returns 1, or 0 when there is no more data.
+ */
+static int next_data(int fd, uint64_t *pos, uint64_t end, uint64_t *stop)
+{
+	off_t d = lseek(fd, (off_t)*pos, SEEK_DATA), h;
+
+	if (d < 0 && errno == ENXIO)
+		return 0;
+	if (d < 0)
+		d = (off_t)*pos;             /* no SEEK_DATA: all data */
+	if ((uint64_t)d >= end)
+		return 0;
+	h = lseek(fd, d, SEEK_HOLE);
+	*pos = (uint64_t)d;
+	*stop = h < 0 || (uint64_t)h > end ? end : (uint64_t)h;
+	return 1;
+}
+
+/* One pass over the data of [off, off + len): write the pattern
+ * (verify false), or read it back through rfd and compare. */
+static int pass_over(struct eraser *e, int fd, int rfd, bool verify,
+                     bool direct, const unsigned char *key, uint64_t off,
+                     uint64_t len, struct erase_bufs *b, uint64_t *bytes)
+{
+	uint64_t pos = off, stop, end = off + len;
+	int rc;
+
+	(void)e;
+	*bytes = 0;
+	while (pos < end && next_data(fd, &pos, end, &stop)) {
+		for (; pos < stop;) {
+			size_t n = (size_t)(stop - pos < CHUNK ? stop - pos
+			                                       : CHUNK);
+
+			pattern(key, pos, b->pat, n, b->scratch);
+			if (!verify) {
+#ifdef DOSSIER_FAULTS
+				if (e != NULL && e->faults > 0 &&
+				    strcmp(e->fault, "write") == 0) {
+					e->faults--;
+					return -EIO;
+				}
+#endif
+				if ((rc = pwrite_all(fd, b->pat, n, pos)) != 0)
+					return rc;
+			} else {
+				if ((rc = read_back(rfd, direct, b->bounce,
+				                    b->got, n, pos)) != 0)
+					return rc;
+#ifdef DOSSIER_FAULTS
+				if (e != NULL && e->faults > 0 &&
+				    strcmp(e->fault, "verify") == 0) {
+					e->faults--;
+					b->got[0] ^= 1;
+				}
+#endif
+				if (sodium_memcmp(b->pat, b->got, n) != 0) {
+					syslog(LOG_ERR, "erase: read-back differs "
+					       "from what was written");
+					return -EIO;
+				}
+			}
+			pos += n;
+			*bytes += n;
+		}
+	}
+	return 0;
+}
+
 static int erase_range_at(struct eraser *e, int fd, uint64_t off,
-                          uint64_t len, const char **how)
+                          uint64_t len, const char **how, uint64_t *done)
 {
 	unsigned char key[crypto_stream_xchacha20_KEYBYTES];
-	unsigned char *pat = NULL, *got = NULL, *bounce = NULL;
+	struct erase_bufs b = { 0 };
+	uint64_t wrote = 0, read = 0;
 	char path[64];
 	bool direct = true;
 	int rfd = -1, rc = -ENOMEM;
 
-	(void)e;
 	randombytes_buf(key, sizeof(key));
-	pat = malloc(CHUNK);
-	got = malloc(CHUNK);
-	if (pat == NULL || got == NULL ||
-	    posix_memalign((void **)&bounce, ALIGN, CHUNK + 2 * ALIGN) != 0)
+	b.pat = malloc(CHUNK);
+	b.got = malloc(CHUNK);
+	b.scratch = malloc(CHUNK + 64);
+	if (b.pat == NULL || b.got == NULL || b.scratch == NULL ||
+	    posix_memalign((void **)&b.bounce, ALIGN, CHUNK + 2 * ALIGN) != 0)
 		goto out;
-	for (uint64_t p = 0; p < len; p += CHUNK) {
-		size_t n = (size_t)(len - p < CHUNK ? len - p : CHUNK);
-
-		pattern(key, p, pat, n);
-#ifdef DOSSIER_FAULTS
-		if (e != NULL && e->faults > 0 &&
-		    strcmp(e->fault, "write") == 0) {
-			e->faults--;
-			rc = -EIO;
-			goto out;
-		}
-#endif
-		if ((rc = pwrite_all(fd, pat, n, off + p)) != 0)
-			goto out;
-	}
+	if ((rc = pass_over(e, fd, -1, false, false, key, off, len, &b,
+	                    &wrote)) != 0)
+		goto out;
 	if (fdatasync(fd) != 0) {
 		rc = -errno;
 		goto out;
@@ -196,42 +267,31 @@ static int erase_range_at(struct eraser *e, int fd, uint64_t off,
 			goto out;
 		}
 	}
-	for (uint64_t p = 0; p < len; p += CHUNK) {
-		size_t n = (size_t)(len - p < CHUNK ? len - p : CHUNK);
-
-		if ((rc = read_back(rfd, direct, bounce, got, n, off + p)) != 0)
-			goto out;
-		pattern(key, p, pat, n);
-#ifdef DOSSIER_FAULTS
-		if (e != NULL && e->faults > 0 &&
-		    strcmp(e->fault, "verify") == 0) {
-			e->faults--;
-			got[0] ^= 1;
-		}
-#endif
-		if (sodium_memcmp(pat, got, n) != 0) {
-			rc = -EIO;
-			syslog(LOG_ERR, "erase: read-back differs from what was "
-			       "written");
-			goto out;
-		}
+	if ((rc = pass_over(e, fd, rfd, true, direct, key, off, len, &b,
+	                    &read)) != 0)
+		goto out;
+	if (read != wrote) {
+		rc = -EIO;                   /* the data map changed */
+		goto out;
 	}
 	if (how != NULL)
 		*how = direct ? "O_DIRECT" : "page cache dropped";
-	rc = 0;
+	if (done != NULL)
+		*done = read;
 out:
 	sodium_memzero(key, sizeof(key));
 	if (rfd >= 0)
 		close(rfd);
-	free(pat);
-	free(got);
-	free(bounce);
+	free(b.pat);
+	free(b.got);
+	free(b.scratch);
+	free(b.bounce);
 	return rc;
 }
 
 int erase_range(int fd, uint64_t off, uint64_t len, const char **how)
 {
-	return erase_range_at(NULL, fd, off, len, how);
+	return erase_range_at(NULL, fd, off, len, how, NULL);
 }
 
 /* Job files and key files: never a target of injected faults. */
@@ -244,7 +304,7 @@ int erase_file_at(int dirfd, const char *name)
 	if (fd < 0)
 		return -errno;
 	rc = fstat(fd, &st) != 0 ? -errno
-	     : erase_range_at(NULL, fd, 0, (uint64_t)st.st_size, NULL);
+	     : erase_range_at(NULL, fd, 0, (uint64_t)st.st_size, NULL, NULL);
 	close(fd);
 	if (rc == 0 && unlinkat(dirfd, name, 0) != 0)
 		rc = -errno;
@@ -618,6 +678,7 @@ static int job_run(struct eraser *e, struct job *j)
 {
 	char data[ERASE_IDLEN + 8];
 	const char *how = NULL, *what = "";
+	uint64_t done = 0;
 	struct stat st;
 	char text[128];
 	int fd = -1, rc = 0;
@@ -660,14 +721,14 @@ static int job_run(struct eraser *e, struct job *j)
 	}
 	if (j->state == J_SUM) {
 		if ((rc = erase_range_at(e, fd, 0, (uint64_t)st.st_size,
-		                         &how)) != 0) {
+		                         &how, &done)) != 0) {
 			what = rc == -EIO ? "overwrite or read-back failed "
 			                    "(mismatch or I/O error)"
 			                  : "overwrite failed";
 			goto fail;
 		}
 		snprintf(text, sizeof(text), "read back %llu bytes (%s) and "
-		         "compared: match", (unsigned long long)st.st_size, how);
+		         "compared: match", (unsigned long long)done, how);
 		free(j->m.verify);
 		j->m.verify = strdup(text);
 		j->m.ended_us = now_us();
@@ -776,7 +837,7 @@ static void *run(void *arg)
 			continue;
 		}
 		if (rc < 0) {
-			int64_t back = RETRY_FIRST << (j->attempts < 6 ?
+			int64_t back = e->retry_first << (j->attempts < 6 ?
 			                               j->attempts : 6);
 
 			j->attempts++;
@@ -926,14 +987,18 @@ int eraser_open(struct vault *v, struct audit *a, erase_busy_fn busy,
 		rc = -errno;
 		goto fail;
 	}
+	e->retry_first = RETRY_FIRST;
 #ifdef DOSSIER_FAULTS
 	{
 		const char *f = getenv("DOSSIER_FAULT");
 		const char *n = getenv("DOSSIER_FAULT_COUNT");
+		const char *r = getenv("DOSSIER_FAULT_RETRY_MS");
 
 		if (f != NULL)
 			snprintf(e->fault, sizeof(e->fault), "%s", f);
 		e->faults = f == NULL ? 0 : n != NULL ? (unsigned)atoi(n) : 1;
+		if (r != NULL && atoi(r) > 0)
+			e->retry_first = (int64_t)atoi(r) * 1000;
 	}
 #endif
 	if ((rc = resume(e)) != 0)
@@ -1131,7 +1196,7 @@ int eraser_cut(struct eraser *e, int fd, struct bc_key *k,
 	const char *how = NULL;
 	struct job j;
 	struct stat st;
-	uint64_t old, start, disk, off;
+	uint64_t old, start, disk, off, done = 0;
 	size_t keep;
 	ssize_t n = 0;
 	int rc, tries;
@@ -1182,7 +1247,7 @@ int eraser_cut(struct eraser *e, int fd, struct bc_key *k,
 	for (tries = 0; tries < CUT_TRIES; tries++)
 		if ((rc = erase_range_at(e, fd, disk,
 		                         (uint64_t)st.st_size - disk,
-		                         &how)) == 0)
+		                         &how, &done)) == 0)
 			break;
 	if (rc != 0)
 		snprintf(what, sizeof(what), "overwrite or read-back failed "
@@ -1200,7 +1265,7 @@ int eraser_cut(struct eraser *e, int fd, struct bc_key *k,
 	if (rc == 0) {
 		snprintf(text, sizeof(text), "read back %llu bytes (%s) and "
 		         "compared: match",
-		         (unsigned long long)((uint64_t)st.st_size - disk), how);
+		         (unsigned long long)done, how);
 		j.m.verify = strdup(text);
 	}
 	j.m.ended_us = now_us();
@@ -1221,6 +1286,7 @@ int eraser_file(struct eraser *e, int dirfd, const char *name,
 {
 	char text[128], what[64] = "";
 	const char *how = NULL;
+	uint64_t done = 0;
 	struct stat st;
 	struct job j;
 	int fd, rc;
@@ -1235,14 +1301,14 @@ int eraser_file(struct eraser *e, int dirfd, const char *name,
 		rc = -errno;
 		snprintf(what, sizeof(what), "cannot open the key file");
 	} else if ((rc = erase_range_at(e, fd, 0, (uint64_t)st.st_size,
-	                                &how)) != 0) {
+	                                &how, &done)) != 0) {
 		snprintf(what, sizeof(what), "overwrite or read-back failed");
 	} else if (unlinkat(dirfd, name, 0) != 0 || fsync(dirfd) != 0) {
 		rc = -errno;
 		snprintf(what, sizeof(what), "cannot remove the key file");
 	} else {
 		snprintf(text, sizeof(text), "read back %llu bytes (%s) and "
-		         "compared: match", (unsigned long long)st.st_size, how);
+		         "compared: match", (unsigned long long)done, how);
 		j.m.verify = strdup(text);
 	}
 	if (fd >= 0)

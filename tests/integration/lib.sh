@@ -438,11 +438,24 @@ unmount_vault() {
     return 0
 }
 
+# wait_erased [VAULT]: waits (up to 30 s) until the vault's erase queue is
+# empty; returns non-zero if it is not by then.
+wait_erased() {
+    local vault=${1:-$VAULT} i
+    for i in $(seq 1 150); do
+        [ -z "$(ls -A "$vault/erase" 2>/dev/null)" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
 # scan_vault PLAINDIR [VAULTDIR]: no name of 8+ bytes and no content sample
 # of any file under PLAINDIR (a plaintext tree: the mount itself or the
 # native reference) may appear anywhere in the vault's backing files.
 scan_vault() {
     local plain=$1 vault=${2:-$VAULT} pats counts hits
+    # Let the eraser finish: files it is removing would race the scan.
+    wait_erased "$vault"
     pats=$(mktemp "$WORK/patterns.XXXXXX")
     counts=$("$PY" "$TESTS_INT_DIR/scan.py" "$plain" "$pats")
     # shellcheck disable=SC2086

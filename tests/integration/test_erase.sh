@@ -792,7 +792,7 @@ section "8. injected faults: a failed attempt, then the retry"
 declare -A FM
 for kind in verify write; do
     "$DOSSIERCTL" init "$WORK/vf-$kind" --passphrase-file "$PASSFILE" --kdf-cost interactive >/dev/null 2>&1
-    if DOSSIERFS=$FAULTS DOSSIER_FAULT=$kind mount_vault "$WORK/vf-$kind" "$WORK/mf-$kind"; then
+    if DOSSIERFS=$FAULTS DOSSIER_FAULT=$kind DOSSIER_FAULT_RETRY_MS=5000 mount_vault "$WORK/vf-$kind" "$WORK/mf-$kind"; then
         pass "mount with DOSSIER_FAULT=$kind"
     else
         fail "mount with DOSSIER_FAULT=$kind"

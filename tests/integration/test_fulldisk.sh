@@ -62,11 +62,7 @@ section "space freed"
 check_ok -m "delete the big file" rm -f "$M/Client-Full/fill.bin" "$M/Client-Full/more.txt"
 # A deleted file is destroyed (overwritten, verified) in the background;
 # its space comes back when that is done.
-for _ in $(seq 1 100); do
-    [ -z "$(ls -A "$DISK/vault/erase" 2>/dev/null)" ] && break
-    sleep 0.2
-done
-check_eq "" "$(ls -A "$DISK/vault/erase")" "the eraser has finished (its queue is empty)"
+check_ok -m "the eraser has finished (its queue is empty)" wait_erased "$DISK/vault"
 head -c 1000000 /dev/urandom >"$WORK/after"
 check_ok -m "a new file can be written" cp "$WORK/after" "$M/Client-Full/after.bin"
 check_ok -m "and synced" sync "$M/Client-Full/after.bin"
