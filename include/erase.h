@@ -145,6 +145,13 @@ int eraser_cut(struct eraser *e, int fd, struct bc_key *k,
                const unsigned char *wrap, uint64_t size,
                const struct erase_req *r);
 
+/* A file of no plaintext (a header with its key at most) is destroyed
+ * at once, without the queue: the header overwritten and verified
+ * (erase_range()), the entry removed, the destruction recorded. On an
+ * error nothing is removed and nothing recorded (queue it instead). */
+int eraser_empty(struct eraser *e, int dirfd, const char *stored,
+                 const struct erase_req *r);
+
 /* Erases small file name in dirfd at once (a client folder's sealed
  * key), removes it and records the destruction (reason from r). */
 int eraser_file(struct eraser *e, int dirfd, const char *name,

@@ -1316,6 +1316,38 @@ static int destroy_queue(fuse_req_t req, struct inode *d, const char *stored,
 	return rc;
 }
 
+/* Whether the eraser is busy-blocked by (dev, ino): the daemon has it
+ * open. */
+static bool erase_busy(void *ctx, dev_t dev, ino_t ino)
+{
+	struct fs *fs = ctx;
+	struct inode *i;
+	bool busy = false;
+
+	pthread_mutex_lock(&fs->lock);
+	if ((i = table_find(fs, dev, ino)) != NULL) {
+		pthread_mutex_lock(&i->mu);
+		busy = i->opens > 0;
+		pthread_mutex_unlock(&i->mu);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return busy;
+}
+
+/* Destroys regular file stored in d, of no data, at once
+ * (eraser_empty()). */
+static int destroy_empty(fuse_req_t req, struct inode *d, const char *stored,
+                         const struct access *a, const char *reason)
+{
+	struct erasing x;
+	int rc;
+
+	erase_req_fill(req, reason, a, &x);
+	rc = eraser_empty(fs_of(req)->eraser, d->fd, stored, &x.r);
+	erase_req_done(fs_of(req), &x);
+	return rc;
+}
+
 /* Removes entry s of d (not a directory): the last name of a regular
  * file is destroyed, anything else just unlinked. */
 static int remove_entry(fuse_req_t req, struct inode *d, const struct sname *s,
@@ -1323,11 +1355,21 @@ static int remove_entry(fuse_req_t req, struct inode *d, const struct sname *s,
 {
 	struct fs *fs = fs_of(req);
 	struct stat st;
+	bool last;
 	int rc;
 
-	if (fs->eraser != NULL &&
-	    fstatat(d->fd, s->stored, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode) && st.st_nlink == 1)
+	last = fs->eraser != NULL &&
+	       fstatat(d->fd, s->stored, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode) && st.st_nlink == 1;
+	/* A file of no data nobody has open is erased at once (its header,
+	 * if any): cheaper than the queue. One that is open may still get
+	 * data from the kernel's write-back cache: queued. */
+	if (last && (uint64_t)st.st_size <= BC_HEADER &&
+	    !erase_busy(fs, st.st_dev, st.st_ino) &&
+	    destroy_empty(req, d, s->stored, a,
+	                  unlink_reason(req, &a->pl, &st)) == 0)
+		rc = 0;
+	else if (last)
 		rc = destroy_queue(req, d, s->stored, false, a,
 		                   unlink_reason(req, &a->pl, &st), NULL);
 	else
@@ -1358,23 +1400,6 @@ static int trash_check(fuse_req_t req, const char *action, struct inode *d,
 	return -EACCES;
 }
 
-/* Whether the eraser is busy-blocked by (dev, ino): the daemon has it
- * open. */
-static bool erase_busy(void *ctx, dev_t dev, ino_t ino)
-{
-	struct fs *fs = ctx;
-	struct inode *i;
-	bool busy = false;
-
-	pthread_mutex_lock(&fs->lock);
-	if ((i = table_find(fs, dev, ino)) != NULL) {
-		pthread_mutex_lock(&i->mu);
-		busy = i->opens > 0;
-		pthread_mutex_unlock(&i->mu);
-	}
-	pthread_mutex_unlock(&fs->lock);
-	return busy;
-}
 
 /* ---- attributes ------------------------------------------------------ */
 

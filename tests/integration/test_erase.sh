@@ -416,6 +416,17 @@ check_destroy "u1.bin destroyed" "path=u1.bin" \
     "d:digest=blake2b-256:$(eh b2 "$WORK/u1")" d:method-type=purge \
     'd:verification~^read back [0-9]+ bytes \(O_DIRECT\) and compared: match$' \
     'd:tool~^dossierfs [0-9]' 'd:error=-'
+# An empty file holds no data, at most a header with its key: destroyed
+# by the unlink itself (the header overwritten and read back), recorded at
+# once, no queue.
+check_eq OK "$(op "$MGR" create "$A/empty.txt")" "manager creates an empty file"
+check_eq OK "$(op "$MGR" unlink "$A/empty.txt")" "manager: unlink the empty file"
+check_eq "" "$(ls -A "$V/erase")" "the empty file never enters the queue"
+query "$WORK/q.json"
+check_destroy "empty.txt destroyed at once" "path=empty.txt" outcome=allowed bytes=0 \
+    d:reason=unlink "d:digest=blake2b-256:$(printf '' | eh b2 /dev/stdin)" \
+    d:method-type=purge \
+    'd:verification~^(read back [0-9]+ bytes \(O_DIRECT\) and compared: match|nothing to read back)'
 n=$(dkey verification action=destroy path=u1.bin | sed -n 's/^read back \([0-9]*\) bytes.*/\1/p')
 check_eq 1 "$([ "${n:-0}" -gt 50000 ] && echo 1)" "u1.bin: the bytes read back ($n) cover the whole ciphertext"
 rq=$(dkey requested action=destroy path=u1.bin)
