@@ -27,15 +27,17 @@ summary=()
 for t in "${tests[@]}"; do
     log=$(mktemp)
     echo "##### $t"
+    start=$SECONDS
     timeout -k 30 "$TEST_TIMEOUT" bash "$dir/$t" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
+    secs=$((SECONDS - start))
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
     s=$(sed -n -E 's/^.*: ([0-9]+) skipped$/\1/p' "$log" | tail -n 1)
     rm -f "$log"
     if [ -z "$line" ]; then
         echo "FAIL: $t did not print a result line (exit status $rc)"
         failed=$((failed + 1))
-        summary+=("$t: no result (exit $rc)")
+        summary+=("$t: no result (exit $rc), ${secs} s")
         continue
     fi
     p=${line%% passed*}
@@ -48,7 +50,7 @@ for t in "${tests[@]}"; do
         echo "FAIL: $t exited $rc although it reported no failed check"
         failed=$((failed + 1))
     fi
-    summary+=("$t: $line, ${s:-0} skipped")
+    summary+=("$t: $line, ${s:-0} skipped, ${secs} s")
 done
 
 echo

@@ -733,8 +733,13 @@ fi
 
 check_ok -m "clean unmount" unmount_vault "$M"
 if [ "$ASAN" = 1 ]; then
+    findings=
     if compgen -G "$SANLOG.*" >/dev/null; then
-        fail "the daemon's sanitizers reported errors" "$(head -n 30 "$SANLOG".*)"
+        findings=$(sanitizer_findings "$SANLOG".* 2>"$WORK/sanitizer-note")
+        [ -s "$WORK/sanitizer-note" ] && info "$(cat "$WORK/sanitizer-note")"
+    fi
+    if [ -n "$findings" ]; then
+        fail "the daemon's sanitizers reported errors" "$(printf '%s\n' "$findings" | head -n 40)"
     else
         pass "the daemon's sanitizers reported nothing (up to its exit)"
     fi
