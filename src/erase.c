@@ -100,6 +100,7 @@ static int fsync_fd(int fd)
 /* The buffers of one erase_range_at(). */
 struct erase_bufs {
 	unsigned char *pat, *got, *scratch, *bounce;
+	bool may_stop;      /* a queued job: gives way to an unmount */
 };
 
 /* The pattern of bytes [pos, pos + n) of the file under key; scratch
@@ -159,6 +160,12 @@ static int read_back(int rfd, bool direct, unsigned char *bounce,
 	return 0;
 }
 
+/* True once the eraser is told to stop (unmount). */
+static bool stopping(const struct eraser *e)
+{
+	return e != NULL && __atomic_load_n(&e->stop, __ATOMIC_RELAXED);
+}
+
 /*
  * The next stretch of data of fd at or after *pos, before end: [*pos,
  * *stop). Holes hold no blocks and are skipped (a sparse file is not
@@ -189,13 +196,14 @@ static int pass_over(struct eraser *e, int fd, int rfd, bool verify,
 	uint64_t pos = off, stop, end = off + len;
 	int rc;
 
-	(void)e;
 	*bytes = 0;
 	while (pos < end && next_data(fd, &pos, end, &stop)) {
 		for (; pos < stop;) {
 			size_t n = (size_t)(stop - pos < CHUNK ? stop - pos
 			                                       : CHUNK);
 
+			if (b->may_stop && stopping(e))
+				return -EINTR;   /* unmounting: next mount */
 			pattern(key, pos, b->pat, n, b->scratch);
 			if (!verify) {
 #ifdef DOSSIER_FAULTS
@@ -231,11 +239,14 @@ static int pass_over(struct eraser *e, int fd, int rfd, bool verify,
 	return 0;
 }
 
+/* Overwrites [off, off + len) of fd and verifies it. A queued job
+ * (may_stop) gives up with -EINTR when the eraser is told to stop. */
 static int erase_range_at(struct eraser *e, int fd, uint64_t off,
-                          uint64_t len, const char **how, uint64_t *done)
+                          uint64_t len, bool may_stop, const char **how,
+                          uint64_t *done)
 {
 	unsigned char key[crypto_stream_xchacha20_KEYBYTES];
-	struct erase_bufs b = { 0 };
+	struct erase_bufs b = { .may_stop = may_stop };
 	uint64_t wrote = 0, read = 0;
 	char path[64];
 	bool direct = true;
@@ -291,7 +302,7 @@ out:
 
 int erase_range(int fd, uint64_t off, uint64_t len, const char **how)
 {
-	return erase_range_at(NULL, fd, off, len, how, NULL);
+	return erase_range_at(NULL, fd, off, len, false, how, NULL);
 }
 
 /* Job files and key files: never a target of injected faults. */
@@ -304,7 +315,8 @@ int erase_file_at(int dirfd, const char *name)
 	if (fd < 0)
 		return -errno;
 	rc = fstat(fd, &st) != 0 ? -errno
-	     : erase_range_at(NULL, fd, 0, (uint64_t)st.st_size, NULL, NULL);
+	     : erase_range_at(NULL, fd, 0, (uint64_t)st.st_size, false,
+	                    NULL, NULL);
 	close(fd);
 	if (rc == 0 && unlinkat(dirfd, name, 0) != 0)
 		rc = -errno;
@@ -601,18 +613,43 @@ static bool recorded(struct eraser *e, const char *id)
 
 /* ---- the steps of a job ----------------------------------------------- */
 
-/* Takes the digest of the plaintext of data file fd. */
-static void take_digest(struct eraser *e, struct job *j, int fd)
+/*
+ * True if the stored blocks of plaintext [off, off + len) of data file fd
+ * lie wholly in a hole of the backing file: plaintext zeros, when the
+ * header allows holes, that need not be read.
+ */
+static bool in_hole(int fd, const struct bc_key *k, uint64_t off,
+                    uint64_t len)
 {
+	uint64_t first = off / BC_BLOCK, last = (off + len - 1) / BC_BLOCK;
+	off_t d;
+
+	if (!(k->flags & BC_F_HOLES) || len == 0)
+		return false;
+	d = lseek(fd, (off_t)bc_block_offset(k->cipher, first), SEEK_DATA);
+	if (d < 0)
+		return errno == ENXIO;      /* no data after: a hole */
+	return (uint64_t)d >= bc_block_offset(k->cipher, last + 1);
+}
+
+/*
+ * Takes the digest of the plaintext of data file fd: 0, or 1 when the
+ * eraser is stopping (the job waits for the next mount). Holes are
+ * hashed as the zeros they read as, without reading them.
+ */
+static int take_digest(struct eraser *e, struct job *j, int fd)
+{
+	static const unsigned char zeros[CHUNK];
 	crypto_generichash_state h;
 	unsigned char out[32], *buf = NULL;
 	char hex[65], text[96];
 	struct bc_key k;
-	uint64_t off = 0;
+	uint64_t off = 0, size = 0;
 	ssize_t r = 0;
+	bool stopped = false;
 
 	if (j->m.digest != NULL)
-		return;                  /* known to be unavailable */
+		return 0;                /* known to be unavailable */
 	crypto_generichash_init(&h, NULL, 0, sizeof(out));
 	if (j->m.cipher != 0) {
 		if (bc_file_open((enum bc_cipher)j->m.cipher, e->wrap, j->m.hdr,
@@ -620,8 +657,20 @@ static void take_digest(struct eraser *e, struct job *j, int fd)
 			r = -EIO;
 		} else if ((buf = malloc(CHUNK)) == NULL) {
 			r = -ENOMEM;
-		} else {
-			while ((r = fsio_read(fd, &k, buf, CHUNK, off)) > 0) {
+		} else if ((r = fsio_size(fd, k.cipher, &size)) == 0) {
+			while (off < size) {
+				uint64_t n = size - off < CHUNK ? size - off
+				                                : CHUNK;
+
+				if ((stopped = stopping(e)))
+					break;
+				if (in_hole(fd, &k, off, n)) {
+					crypto_generichash_update(&h, zeros, n);
+					off += n;
+					continue;
+				}
+				if ((r = fsio_read(fd, &k, buf, n, off)) <= 0)
+					break;
 				crypto_generichash_update(&h, buf, (size_t)r);
 				off += (uint64_t)r;
 			}
@@ -630,6 +679,8 @@ static void take_digest(struct eraser *e, struct job *j, int fd)
 		bc_key_wipe(&k);
 		free(buf);
 	}
+	if (stopped)
+		return 1;
 	if (r < 0) {
 		snprintf(text, sizeof(text), "unavailable: %s",
 		         r == -EIO ? "the stored data does not authenticate"
@@ -643,6 +694,7 @@ static void take_digest(struct eraser *e, struct job *j, int fd)
 	}
 	free(j->m.digest);
 	j->m.digest = strdup(text);
+	return 0;
 }
 
 /* Destroys the job file of j: the job is over without a record. */
@@ -708,20 +760,29 @@ static int job_run(struct eraser *e, struct job *j)
 	}
 	if (j->state == J_JOB) {
 		j->m.started_us = now_us();
-		take_digest(e, j, fd);
+		if (take_digest(e, j, fd) == 1) {
+			close(fd);
+			return 1;            /* stopping: the next mount */
+		}
 		if ((rc = job_advance(e, j, J_SUM)) != 0) {
 			what = "cannot write the job file";
 			goto fail;
 		}
 	}
 	/* Stopping: the long step waits for the next mount. */
-	if (j->state == J_SUM && __atomic_load_n(&e->stop, __ATOMIC_RELAXED)) {
+	if (j->state == J_SUM && stopping(e)) {
 		close(fd);
 		return 1;
 	}
 	if (j->state == J_SUM) {
-		if ((rc = erase_range_at(e, fd, 0, (uint64_t)st.st_size,
-		                         &how, &done)) != 0) {
+		rc = erase_range_at(e, fd, 0, (uint64_t)st.st_size, true,
+		                    &how, &done);
+		if (rc == -EINTR && stopping(e)) {
+			close(fd);
+			return 1;            /* stopping: overwritten again
+			                      * from the start next mount */
+		}
+		if (rc != 0) {
 			what = rc == -EIO ? "overwrite or read-back failed "
 			                    "(mismatch or I/O error)"
 			                  : "overwrite failed";
@@ -1246,7 +1307,7 @@ int eraser_cut(struct eraser *e, int fd, struct bc_key *k,
 	}
 	for (tries = 0; tries < CUT_TRIES; tries++)
 		if ((rc = erase_range_at(e, fd, disk,
-		                         (uint64_t)st.st_size - disk,
+		                         (uint64_t)st.st_size - disk, false,
 		                         &how, &done)) == 0)
 			break;
 	if (rc != 0)
@@ -1301,7 +1362,7 @@ int eraser_file(struct eraser *e, int dirfd, const char *name,
 		rc = -errno;
 		snprintf(what, sizeof(what), "cannot open the key file");
 	} else if ((rc = erase_range_at(e, fd, 0, (uint64_t)st.st_size,
-	                                &how, &done)) != 0) {
+	                                false, &how, &done)) != 0) {
 		snprintf(what, sizeof(what), "overwrite or read-back failed");
 	} else if (unlinkat(dirfd, name, 0) != 0 || fsync(dirfd) != 0) {
 		rc = -errno;
@@ -1341,7 +1402,7 @@ int eraser_empty(struct eraser *e, int dirfd, const char *stored,
 		return rc;
 	}
 	rc = st.st_size > 0 ? erase_range_at(e, fd, 0, (uint64_t)st.st_size,
-	                                     &how, &done) : 0;
+	                                     false, &how, &done) : 0;
 	close(fd);
 	if (rc != 0)
 		return rc;

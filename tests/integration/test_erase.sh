@@ -163,6 +163,24 @@ if cmd == "b2":                 # FILE [START [END]]: blake2b-256 hex
     s = int(a[1]) if len(a) > 1 else 0
     e = int(a[2]) if len(a) > 2 else len(d)
     print(b2(d[s:e]))
+elif cmd == "b2sparse":         # FILE: blake2b-256 hex; holes not read
+    h, z = hashlib.blake2b(digest_size=32), bytes(1 << 20)
+    with open(a[0], "rb") as f:
+        fd, pos, end = f.fileno(), 0, os.fstat(f.fileno()).st_size
+        while pos < end:
+            try:
+                d = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError:
+                d = end
+            while pos < d:
+                n = min(len(z), d - pos)
+                h.update(z[:n])
+                pos += n
+            if pos < end:
+                hole = os.lseek(fd, pos, os.SEEK_HOLE)
+                h.update(os.pread(fd, hole - pos, pos))
+                pos = hole
+    print(h.hexdigest())
 elif cmd == "list":             # DATADIR: backing files, "relpath size"
     for dp, dn, fn in os.walk(a[0]):
         for n in fn:
@@ -796,6 +814,55 @@ check_match 'pending 0, done 4, failed attempts 1, still failing 0' "$(status "$
     "erase status: pending 0, done 4, nothing still failing"
 check_ok -m "unmount" unmount_vault "$MC"
 check_ok -m "audit verify (crash vault)" "$DOSSIERCTL" audit verify "$VC"
+
+section "7b. an unmount during a long erasure leaves the job queued"
+# A sparse file of 1 GiB: its digest hashes 1 GiB of zeros (seconds); the
+# unmount comes first. The daemon must exit at once and leave the job for
+# the next mount, which destroys the file with the right digest.
+dd if=/dev/urandom of="$WORK/big" bs=4096 count=1 status=none
+dd if=/dev/urandom of="$WORK/big" bs=4096 count=1 seek=262144 conv=notrunc status=none
+chmod 0644 "$WORK/big"
+if ! mount_vault "$VC" "$WORK/mc"; then
+    fail "remount the crash vault"
+    end_test
+fi
+check_ok -m "manager writes big.bin: 4 KiB, a 1 GiB hole, 4 KiB" \
+    as_user "$MGR" sh -c 'dd if="$1" of="$2" bs=4096 count=1 conv=notrunc status=none &&
+        dd if="$1" of="$2" bs=4096 count=1 skip=262144 seek=262144 conv=notrunc status=none &&
+        sync -- "$2"' sh "$WORK/big" "$MC/echo/big.bin"
+check_eq "OK f 0644 1073745920" "$(op "$MGR" stat "$MC/echo/big.bin")" \
+    "big.bin is 1 GiB + 4 KiB"
+pids=$(daemon_pids "$MC")
+check_eq OK "$(op "$MGR" unlink "$MC/echo/big.bin")" "manager: unlink big.bin"
+t0=$SECONDS
+check_ok -m "unmount at once" unmount_vault "$MC"
+gone=
+for i in $(seq 1 300); do
+    # shellcheck disable=SC2086
+    kill -0 $pids 2>/dev/null || { gone=1; break; }
+    sleep 0.1
+done
+check_eq 1 "$gone" "the daemon exits without finishing the erasure ($((SECONDS - t0)) s)"
+check_eq 1 "$(qn "$VC" .data)" "VAULT/erase keeps big.bin's data file"
+check_match "big\.bin" "$(status "$VC")" "erase status lists big.bin as pending"
+if ! mount_vault "$VC" "$WORK/mc"; then
+    fail "remount the crash vault"
+    end_test
+fi
+if wait_queue "$VC" 120; then pass "the next mount destroys big.bin (queue empty)"; else
+    fail "the next mount destroys big.bin" "$(ls -l "$VC/erase")" "$(status "$VC")"; fi
+query "$WORK/q.json"
+check_eq 1 "$(ar count "$WORK/q.json" action=destroy path=big.bin outcome=allowed)" \
+    "big.bin: one done destroy record"
+check_destroy "big.bin" "path=big.bin" user="$MGR" d:reason=unlink bytes=1073745920 \
+    "d:digest=blake2b-256:$(eh b2sparse "$WORK/big")" \
+    'd:verification~compared: match$'
+n=$(dkey verification action=destroy path=big.bin | sed -n 's/^read back \([0-9]*\) bytes.*/\1/p')
+check_eq 1 "$([ "${n:-0}" -ge 8192 ] && [ "${n:-0}" -lt 1048576 ] && echo 1)" \
+    "big.bin: only its data was overwritten and read back ($n bytes), not the hole"
+check_ok -m "unmount" unmount_vault "$MC"
+check_ok -m "audit verify (crash vault, after big.bin)" "$DOSSIERCTL" audit verify "$VC"
+rm -f "$WORK/big"
 
 # ------------------------------------------------------------ 8. faults
 
