@@ -41,8 +41,10 @@ else
 	for s in tests/integration/run.sh tests/fsx.sh; do
 		[ -f "$s" ] || continue
 		note "== $s"
+		start=$SECONDS
 		bash "$s" 2>&1 | tee "$log"
-		out=$(tail -n 1 "$log")
+		note "== $s: $((SECONDS - start)) s"
+		out=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 		if [[ "$out" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
 			passed=$((passed + BASH_REMATCH[1]))
 			failed=$((failed + BASH_REMATCH[2]))
