@@ -35,19 +35,30 @@
  *   ID.sum    the same plus the digest and the start time: the digest is
  *             kept before anything is overwritten
  *   ID.done   the same plus the verification result and the end time
- * Each state file is written (O_EXCL, fsync, directory fsync) before the
- * one before it is destroyed, so a crash at any point leaves a state
- * that eraser_open() resumes: a lone ID.job (the move never happened:
- * dropped, no record), ID.job or ID.sum with ID.data (redone from that
- * step), ID.done (recorded unless the store already holds its record,
- * then cleaned up).
+ * A new job's ID.job is written and the file moved in without a sync,
+ * so that a deletion costs no fsync: it survives the daemon's death at
+ * once (the page cache, like the deletion's audit record), and the
+ * eraser thread puts every new job on stable storage with one syncfs()
+ * when the deletions pause, within a second at most, and before it
+ * works on any of them; so does eraser_close(). ID.sum and ID.done are
+ * written (O_EXCL, fsync, directory fsync) before the state before them
+ * is destroyed. A crash at any point leaves a state that eraser_open()
+ * resumes: a lone ID.job (the move never happened: dropped, no record;
+ * the file is still under its name), ID.job or ID.sum with ID.data
+ * (redone from that step), ID.done (recorded unless the store already
+ * holds its record, then cleaned up), ID.data with no readable job file
+ * (a power loss before the sync: destroyed as an "orphan", requester
+ * and digest unknown).
+ *
+ * New jobs wait until deletions pause for 0.2 s (or for 5 s at most):
+ * a burst of deletions is not slowed by its own erasure.
  *
  * The destruction record: action "destroy", the requester's uid, user,
  * roles, pid and executable, the rule and policy version that allowed
  * the request, client, path, bytes = the plaintext size, outcome
  * "allowed" (done) or "error" (failed attempt, with errno), and detail,
  * a list of "key=value" joined by "; " (values never hold ';'):
- *   id, reason (unlink, replace, truncate, client-folder), digest
+ *   id, reason (unlink, replace, truncate, client-folder, orphan), digest
  *   ("blake2b-256:HEX", or "unavailable: ..." when the stored data did
  *   not authenticate), method-type ("purge" with a file key, "clear"
  *   without), method, tool ("dossierfs VERSION"), verification ("read
@@ -117,8 +128,9 @@ void eraser_close(struct eraser *e);
  * entry is renamed into the queue (link: hard-linked instead, for the
  * target of a rename that will replace it). k is the file's key (NULL
  * for a file that has no header yet: nothing to decrypt), size its
- * plaintext size. Returns once the job is durable; *id (ERASE_IDLEN + 1
- * bytes, may be NULL) names it.
+ * plaintext size. Returns once the job is queued (durable against the
+ * daemon's death; on disk within a second, see above); *id (ERASE_IDLEN
+ * + 1 bytes, may be NULL) names it.
  */
 int eraser_queue(struct eraser *e, int dirfd, const char *stored, bool link,
                  const struct bc_key *k, uint64_t size,

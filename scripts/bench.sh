@@ -699,6 +699,24 @@ phase_rmsmall() {
 	VALUE=$ELAPSED
 }
 
+# settle TARGET: dossierfs destroys deleted files in the background (the
+# eraser overwrites and reads back what rm removed). Untimed, before the
+# next phase: wait until its queue is empty, so that no phase pays for
+# the erasure of another. Sets SETTLED to the seconds it took.
+SETTLED=0
+settle() {
+	local q=$DATA/dossierfs/vault/erase t0 i
+	SETTLED=0
+	[[ $1 == dossierfs && -d $q ]] || return 0
+	t0=$(date +%s.%N)
+	for ((i = 0; i < 6000; i++)); do
+		[[ -z $(ls -A "$q" 2>/dev/null) ]] && break
+		sleep 0.1
+	done
+	SETTLED=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+	[[ -z $(ls -A "$q" 2>/dev/null) ]] || log "dossierfs: the erase queue did not empty in 600 s"
+}
+
 # Leftovers of a failed phase, removed so the next workload starts clean.
 scrub() {
 	rm -rf "$1/seq.dat" "$1/tree" "$1/fio.dat" "$1/small" 2>/dev/null || true
@@ -1240,6 +1258,7 @@ fi
 printf 'run,workload,target,value,unit\n' >"$CSV"
 declare -A VAL=()  # "run|workload|target" -> value or NA
 declare -A DEAD=() # targets whose mount disappeared
+declare -A DRAIN=() # workload -> dossierfs erase-queue drain times (s)
 FAILURES=0
 n=${#ACTIVE[@]}
 for ((r = 1; r <= RUNS; r++)); do
@@ -1267,6 +1286,11 @@ for ((r = 1; r <= RUNS; r++)); do
 			fi
 			VAL["$r|$wid|$t"]=$VALUE
 			printf '%d,%s,%s,%s,%s\n' "$r" "$wid" "$t" "$VALUE" "$unit" >>"$CSV"
+			settle "$t"
+			if [[ $SETTLED != 0 && $SETTLED != 0.00 ]]; then
+				log "run $r/$RUNS $label, $t: its erase queue emptied $SETTLED s after"
+				DRAIN["$wid"]+=" $SETTLED"
+			fi
 		done
 	done
 done
@@ -1401,6 +1425,21 @@ report_workloads() {
 	echo "so its default invalidate=1 sends native random reads to the disk while FUSE"
 	echo "targets read from the backing page cache: compare FUSE targets with each"
 	echo "other on the randread row, not with native. 'fail' = no successful run."
+	echo
+	report_drain
+}
+
+# report_drain: after which workloads dossierfs's eraser had work left when
+# the timed command returned, and how long it took to finish (median).
+report_drain() {
+	local w wid label
+	local -a vals
+	for w in "${WORKLOADS[@]}"; do
+		IFS='|' read -r wid label _ <<<"$w"
+		[[ -n ${DRAIN[$wid]:-} ]] || continue
+		read -r -a vals <<<"${DRAIN[$wid]}"
+		echo "- dossierfs erase queue after \"$label\": empty $(median "${vals[@]}") s after the command returned (median of ${#vals[@]}; untimed, before the next phase)"
+	done
 	echo
 }
 

@@ -409,8 +409,13 @@ static void put_job_note(const struct erase_job *j, const struct idsum *s)
 {
 	const char *pad = "                                    ";
 
-	if (j->err == -ENOENT)
-		printf("%sno job file: the eraser does not run it\n", pad);
+	if (j->err == -ENOENT && j->data)
+		printf("%sno job file: destroyed as an orphan at the next "
+		       "mount\n", pad);
+	else if (j->err != 0 && j->data)
+		printf("%sjob file does not open (%s): the data is destroyed "
+		       "as an orphan at the next mount\n", pad,
+		       strerror(-j->err));
 	else if (j->err != 0)
 		printf("%sjob file does not open (%s): damaged, partly "
 		       "erased, or another vault's\n", pad, strerror(-j->err));

@@ -1361,10 +1361,10 @@ static int remove_entry(fuse_req_t req, struct inode *d, const struct sname *s,
 	last = fs->eraser != NULL &&
 	       fstatat(d->fd, s->stored, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	       S_ISREG(st.st_mode) && st.st_nlink == 1;
-	/* A file of no data nobody has open is erased at once (its header,
-	 * if any): cheaper than the queue. One that is open may still get
-	 * data from the kernel's write-back cache: queued. */
-	if (last && (uint64_t)st.st_size <= BC_HEADER &&
+	/* A file of no bytes at all (no data, no key) nobody has open is
+	 * destroyed at once: nothing to overwrite. One that is open may
+	 * still get data from the kernel's write-back cache: queued. */
+	if (last && st.st_size == 0 &&
 	    !erase_busy(fs, st.st_dev, st.st_ino) &&
 	    destroy_empty(req, d, s->stored, a,
 	                  unlink_reason(req, &a->pl, &st)) == 0)
