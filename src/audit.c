@@ -121,6 +121,8 @@ struct audit {
 	char node[256];
 	unsigned busy_ms;
 	int syslog;                  /* send every committed record there */
+	time_t log_checked;          /* mu: when log_up was last checked */
+	int log_up;                  /* mu: a syslog socket exists */
 	struct keys *k;              /* sodium_malloc */
 	sqlite3 *db;                 /* NULL for a read-only handle */
 	sqlite3_stmt *st[NSTMT];
@@ -674,6 +676,21 @@ static void note_health(struct audit *a, int ok)
 	a->stats.failing = !ok;
 }
 
+/* Whether a syslog daemon listens (its socket exists), looked at once a
+ * second: with none, syslog() would try to connect on every record. mu
+ * held. */
+static int syslog_up(struct audit *a)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec != a->log_checked) {
+		a->log_checked = now.tv_sec;
+		a->log_up = access(_PATH_LOG, F_OK) == 0;
+	}
+	return a->log_up;
+}
+
 /* Sends a committed record to syslog, one line (LOG_AUTHPRIV: the
  * private log of access events, root-readable on Debian). */
 static void to_syslog(struct audit *a, const struct item *it)
@@ -683,6 +700,8 @@ static void to_syslog(struct audit *a, const struct item *it)
 	char line[2048];
 	size_t n;
 
+	if (!syslog_up(a))
+		return;
 	if (r.ev.node == NULL)
 		r.ev.node = a->node;
 	n = audit_format(&r, AUDIT_FMT_TEXT, line, sizeof(line));

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,10 @@
 #define SYNC_MAX_US 1000000ll           /* queued jobs on disk within this */
 #define PATIENCE_US 5000000ll           /* then work even during a burst */
 #define POLL_US     50000ll
+#define SPARE_DIR   "erase-spare"       /* empty job files, made ahead */
+#define SPARE_LOW   1024u               /* made when fewer are left */
+#define SPARE_BATCH 128u                /* at a time */
+#define SPARE_MAX   4096u               /* kept for reuse at most */
 
 enum jstate { J_JOB, J_SUM, J_DONE };
 static const char *const suffix[] = { ".job", ".sum", ".done" };
@@ -59,6 +64,11 @@ struct eraser {
 	erase_busy_fn busy;
 	void *ctx;
 	int qfd;                         /* VAULT/erase */
+	int sfd;                         /* VAULT/erase-spare */
+	unsigned *spare;                 /* under mu: numbers of spare files */
+	size_t nspare;                   /* under mu */
+	unsigned next_spare;             /* under mu: the next new number */
+	bool spare_off;                  /* under mu: making spares failed */
 	unsigned char *wrap;             /* sodium_malloc: header re-wrap key */
 	unsigned char *seal;             /* sodium_malloc: job file key */
 	pthread_t thread;
@@ -66,6 +76,7 @@ struct eraser {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;               /* work queued, stop, or drained */
 	struct job *jobs;                /* under mu */
+	struct job *last;                /* under mu: the end of jobs */
 	bool stop;                       /* under mu */
 	struct job *running;             /* under mu */
 	struct erase_stats st;           /* under mu */
@@ -108,6 +119,7 @@ static int fsync_fd(int fd)
 /* The buffers of one erase_range_at(). */
 struct erase_bufs {
 	unsigned char *pat, *got, *scratch, *bounce;
+	size_t cap;         /* bytes of pat and got: at most CHUNK */
 	bool may_stop;      /* a queued job: gives way to an unmount */
 };
 
@@ -207,8 +219,8 @@ static int pass_over(struct eraser *e, int fd, int rfd, bool verify,
 	*bytes = 0;
 	while (pos < end && next_data(fd, &pos, end, &stop)) {
 		for (; pos < stop;) {
-			size_t n = (size_t)(stop - pos < CHUNK ? stop - pos
-			                                       : CHUNK);
+			size_t n = (size_t)(stop - pos < b->cap ? stop - pos
+			                                        : b->cap);
 
 			if (b->may_stop && stopping(e))
 				return -EINTR;   /* unmounting: next mount */
@@ -261,11 +273,15 @@ static int erase_range_at(struct eraser *e, int fd, uint64_t off,
 	int rfd = -1, rc = -ENOMEM;
 
 	randombytes_buf(key, sizeof(key));
-	b.pat = malloc(CHUNK);
-	b.got = malloc(CHUNK);
-	b.scratch = malloc(CHUNK + 64);
+	/* Buffers as large as the range, up to CHUNK: a job file is small. */
+	b.cap = len < CHUNK ? ((size_t)len + ALIGN - 1) / ALIGN * ALIGN : CHUNK;
+	if (b.cap == 0)
+		b.cap = ALIGN;
+	b.pat = malloc(b.cap);
+	b.got = malloc(b.cap);
+	b.scratch = malloc(b.cap + 64);
 	if (b.pat == NULL || b.got == NULL || b.scratch == NULL ||
-	    posix_memalign((void **)&b.bounce, ALIGN, CHUNK + 2 * ALIGN) != 0)
+	    posix_memalign((void **)&b.bounce, ALIGN, b.cap + 2 * ALIGN) != 0)
 		goto out;
 	if ((rc = pass_over(e, fd, -1, false, false, key, off, len, &b,
 	                    &wrote)) != 0)
@@ -470,6 +486,160 @@ static void job_name(const char *id, enum jstate s, char *out)
 	snprintf(out, ERASE_IDLEN + 8, "%s%s", id, suffix[s]);
 }
 
+/* ---- spare job files ----------------------------------------------- */
+
+/* Adds spare number n to the pool: false if it is full. */
+static bool spare_push(struct eraser *e, unsigned n)
+{
+	bool ok;
+
+	pthread_mutex_lock(&e->mu);
+	if ((ok = e->nspare < SPARE_MAX))
+		e->spare[e->nspare++] = n;
+	pthread_mutex_unlock(&e->mu);
+	return ok;
+}
+
+/* A number for a new spare file, or 0 if the pool is full. */
+static unsigned spare_number(struct eraser *e)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&e->mu);
+	if (e->nspare < SPARE_MAX)
+		n = e->next_spare++;
+	pthread_mutex_unlock(&e->mu);
+	return n;
+}
+
+/*
+ * Writes len bytes of buf as job file name of the queue, into a spare
+ * file moved there. 0, or a negative errno (no spare left, or it failed:
+ * the spare is dropped and the caller creates the file).
+ */
+static int spare_fill(struct eraser *e, const char *name,
+                      const unsigned char *buf, size_t len)
+{
+	char sname[16];
+	unsigned n = 0;
+	bool have;
+	int fd, rc;
+
+	pthread_mutex_lock(&e->mu);
+	if ((have = e->nspare > 0))
+		n = e->spare[--e->nspare];
+	pthread_mutex_unlock(&e->mu);
+	if (!have)
+		return -ENOENT;
+	snprintf(sname, sizeof(sname), "%u", n);
+	fd = openat(e->sfd, sname, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = pwrite_all(fd, buf, len, 0);
+	if (rc == 0 && ftruncate(fd, (off_t)len) != 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && renameat2(e->sfd, sname, e->qfd, name,
+	                         RENAME_NOREPLACE) != 0)
+		rc = -errno;
+	if (rc != 0)
+		unlinkat(e->sfd, sname, 0);
+	return rc;
+}
+
+/* Makes up to SPARE_BATCH new spare files (the eraser thread). */
+static void spare_make(struct eraser *e)
+{
+	for (unsigned k = 0; k < SPARE_BATCH; k++) {
+		unsigned n = spare_number(e);
+		char sname[16];
+		int fd;
+
+		if (n == 0)
+			return;
+		snprintf(sname, sizeof(sname), "%u", n);
+		fd = openat(e->sfd, sname, O_WRONLY | O_CREAT | O_EXCL |
+		            O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return;
+		close(fd);
+		if (!spare_push(e, n)) {
+			unlinkat(e->sfd, sname, 0);
+			return;
+		}
+	}
+}
+
+/*
+ * Destroys job file name of the queue like erase_file_at() (overwritten,
+ * read back, gone from the queue, the queue synced), but keeps the file
+ * as a spare when the pool has room.
+ */
+static int job_file_erase(struct eraser *e, const char *name)
+{
+	char sname[16];
+	struct stat st;
+	unsigned n;
+	int fd, rc;
+
+	fd = openat(e->qfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = fstat(fd, &st) != 0 ? -errno
+	     : erase_range_at(NULL, fd, 0, (uint64_t)st.st_size, false,
+	                      NULL, NULL);
+	close(fd);
+	if (rc != 0)
+		return rc;
+	n = spare_number(e);
+	snprintf(sname, sizeof(sname), "%u", n);
+	if (n != 0 && renameat2(e->qfd, name, e->sfd, sname,
+	                        RENAME_NOREPLACE) == 0)
+		spare_push(e, n);
+	else if (unlinkat(e->qfd, name, 0) != 0)
+		return -errno;
+	return fsync_fd(e->qfd);
+}
+
+/* Opens VAULT/erase-spare and takes stock of the spare files in it. */
+static int spare_open(struct eraser *e, int dfd)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	e->spare = calloc(SPARE_MAX, sizeof(*e->spare));
+	if (e->spare == NULL)
+		return -ENOMEM;
+	e->next_spare = 1;
+	if (mkdirat(dfd, SPARE_DIR, 0700) == 0)
+		fsync_fd(dfd);
+	else if (errno != EEXIST)
+		return -errno;
+	e->sfd = openat(dfd, SPARE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	                O_CLOEXEC);
+	if (e->sfd < 0 || (fd = dup(e->sfd)) < 0)
+		return -errno;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		unsigned long n = strtoul(de->d_name, &end, 10);
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    *end != '\0' || n >= UINT_MAX)
+			continue;
+		if (n >= e->next_spare)
+			e->next_spare = (unsigned)n + 1;
+		if (!spare_push(e, (unsigned)n))
+			unlinkat(e->sfd, de->d_name, 0);
+	}
+	closedir(d);
+	return 0;
+}
+
 /* Writes the job file of state s; with sync, durably (file and
  * directory). */
 static int job_write(struct eraser *e, const struct job *j, enum jstate s,
@@ -479,7 +649,7 @@ static int job_write(struct eraser *e, const struct job *j, enum jstate s,
 	unsigned char *nonce, *ct;
 	unsigned long long clen;
 	char name[ERASE_IDLEN + 8];
-	size_t n;
+	size_t n = META_MAX, len;
 	int fd = -1, rc = -ENOMEM;
 
 	file = malloc(MAGICLEN + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
@@ -488,6 +658,7 @@ static int job_write(struct eraser *e, const struct job *j, enum jstate s,
 		goto out;
 	if ((n = meta_encode(&j->m, plain, META_MAX)) == 0) {
 		rc = -E2BIG;
+		n = META_MAX;
 		goto out;
 	}
 	memcpy(file, MAGIC, MAGICLEN);
@@ -499,20 +670,27 @@ static int job_write(struct eraser *e, const struct job *j, enum jstate s,
 	        (const unsigned char *)j->id, ERASE_IDLEN, NULL, nonce,
 	        e->seal);
 	job_name(j->id, s, name);
+	len = (size_t)(ct - file) + clen;
+	/* Not synced: a deletion, which takes a spare file if there is
+	 * one (allocating an inode can cost more than the rest). */
+	if (!sync && spare_fill(e, name, file, len) == 0) {
+		rc = 0;
+		goto out;
+	}
 	fd = openat(e->qfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	            O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;
 		goto out;
 	}
-	if ((rc = pwrite_all(fd, file, (size_t)(ct - file) + clen, 0)) == 0 &&
+	if ((rc = pwrite_all(fd, file, len, 0)) == 0 &&
 	    sync && (rc = fsync_fd(fd)) == 0)
 		rc = fsync_fd(e->qfd);
 out:
 	if (fd >= 0)
 		close(fd);
 	if (plain != NULL) {
-		sodium_memzero(plain, META_MAX);
+		sodium_memzero(plain, n);
 		free(plain);
 	}
 	free(file);
@@ -713,8 +891,7 @@ static void job_drop(struct eraser *e, struct job *j)
 	char name[ERASE_IDLEN + 8];
 
 	job_name(j->id, j->state, name);
-	erase_file_at(e->qfd, name);
-	fsync_fd(e->qfd);
+	job_file_erase(e, name);
 }
 
 /* Moves j to state s: writes the new file, destroys the old one. */
@@ -727,7 +904,7 @@ static int job_advance(struct eraser *e, struct job *j, enum jstate s)
 		return rc;
 	job_name(j->id, j->state, old);
 	j->state = s;
-	rc = erase_file_at(e->qfd, old);
+	rc = job_file_erase(e, old);
 	return rc == -ENOENT ? 0 : rc;
 }
 
@@ -825,7 +1002,7 @@ static int job_run(struct eraser *e, struct job *j)
 	/* Every state file of the job, should an earlier one be left. */
 	for (enum jstate s = J_JOB; s <= J_DONE; s++) {
 		job_name(j->id, s, data);
-		erase_file_at(e->qfd, data);
+		job_file_erase(e, data);
 	}
 	return 0;
 fail:
@@ -896,11 +1073,13 @@ static struct job *next_due(struct eraser *e, int64_t *wait_us)
 
 static void unlink_job(struct eraser *e, struct job *j)
 {
-	struct job **pp;
+	struct job **pp, *prev = NULL;
 
-	for (pp = &e->jobs; *pp != NULL; pp = &(*pp)->next)
+	for (pp = &e->jobs; *pp != NULL; prev = *pp, pp = &(*pp)->next)
 		if (*pp == j) {
 			*pp = j->next;
+			if (e->last == j)
+				e->last = prev;
 			break;
 		}
 }
@@ -928,6 +1107,16 @@ static void *run(void *arg)
 			if (g < e->gen_queued)
 				e->first_unsynced_us = now_us();
 			continue;
+		}
+		if (e->nspare < SPARE_LOW && !e->spare_off) {
+			size_t before = e->nspare;
+
+			pthread_mutex_unlock(&e->mu);
+			spare_make(e);
+			pthread_mutex_lock(&e->mu);
+			if (e->nspare > before)
+				continue;
+			e->spare_off = true; /* cannot make any: give up */
 		}
 		if ((j = next_due(e, &wait)) == NULL) {
 			struct timespec ts;
@@ -973,12 +1162,13 @@ static void *run(void *arg)
 
 static void add_job(struct eraser *e, struct job *j)
 {
-	struct job **pp;
-
 	pthread_mutex_lock(&e->mu);
-	for (pp = &e->jobs; *pp != NULL; pp = &(*pp)->next)
-		;
-	*pp = j;
+	j->next = NULL;
+	if (e->last != NULL)
+		e->last->next = j;
+	else
+		e->jobs = j;
+	e->last = j;
 	e->st.queued++;
 	pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
@@ -1121,6 +1311,8 @@ static int resume(struct eraser *e)
 	closedir(d);
 	/* A lone ID.job: the file was never moved in. A lone ID.sum: left
 	 * by a job that went on to ID.done and finished. */
+	struct job *lone = NULL;
+
 	pthread_mutex_lock(&e->mu);
 	for (struct job *j = e->jobs, *next; j != NULL; j = next) {
 		char data[ERASE_IDLEN + 8];
@@ -1131,11 +1323,17 @@ static int resume(struct eraser *e)
 		    faccessat(e->qfd, data, F_OK, AT_SYMLINK_NOFOLLOW) != 0) {
 			unlink_job(e, j);
 			e->st.queued--;
-			job_drop(e, j);
-			job_free(j);
+			j->next = lone;
+			lone = j;
 		}
 	}
 	pthread_mutex_unlock(&e->mu);
+	/* Dropped outside mu: job_drop() keeps the file as a spare. */
+	for (struct job *j = lone, *next; j != NULL; j = next) {
+		next = j->next;
+		job_drop(e, j);
+		job_free(j);
+	}
 	return rc != 0 ? rc : adopt_orphans(e);
 }
 
@@ -1152,6 +1350,7 @@ int eraser_open(struct vault *v, struct audit *a, erase_busy_fn busy,
 	e->busy = busy;
 	e->ctx = ctx;
 	e->qfd = -1;
+	e->sfd = -1;
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_cond_init(&e->cv, NULL);
 	e->wrap = sodium_malloc(32);
@@ -1176,6 +1375,8 @@ int eraser_open(struct vault *v, struct audit *a, erase_busy_fn busy,
 		rc = -errno;
 		goto fail;
 	}
+	if ((rc = spare_open(e, dfd)) != 0)
+		goto fail;
 	e->retry_first = RETRY_FIRST;
 #ifdef DOSSIER_FAULTS
 	{
@@ -1223,6 +1424,9 @@ void eraser_close(struct eraser *e)
 	}
 	if (e->qfd >= 0)
 		close(e->qfd);
+	if (e->sfd >= 0)
+		close(e->sfd);
+	free(e->spare);
 	if (e->wrap)
 		sodium_free(e->wrap);
 	if (e->seal)
