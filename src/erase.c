@@ -28,9 +28,9 @@
 #define PATIENCE_US 5000000ll           /* then work even during a burst */
 #define POLL_US     50000ll
 #define SPARE_DIR   "erase-spare"       /* empty job files, made ahead */
-#define SPARE_LOW   1024u               /* made when fewer are left */
-#define SPARE_BATCH 128u                /* at a time */
-#define SPARE_MAX   4096u               /* kept for reuse at most */
+#define SPARE_LOW   8192u               /* made when fewer are left */
+#define SPARE_BATCH 128u                /* at a time, between deletions */
+#define SPARE_MAX   16384u              /* kept for reuse at most */
 
 enum jstate { J_JOB, J_SUM, J_DONE };
 static const char *const suffix[] = { ".job", ".sum", ".done" };
@@ -83,6 +83,7 @@ struct eraser {
 	uint64_t gen_queued, gen_synced; /* under mu: jobs queued, on disk */
 	int64_t last_queued_us;          /* under mu */
 	int64_t first_unsynced_us;       /* under mu */
+	int64_t wakes_at_us;             /* under mu: the thread sleeps until */
 	int64_t retry_first;             /* µs before the first retry */
 #ifdef DOSSIER_FAULTS
 	char fault[16];
@@ -1108,7 +1109,8 @@ static void *run(void *arg)
 				e->first_unsynced_us = now_us();
 			continue;
 		}
-		if (e->nspare < SPARE_LOW && !e->spare_off) {
+		if (e->nspare < SPARE_LOW && !e->spare_off &&
+		    now - e->last_queued_us >= QUIET_US) {
 			size_t before = e->nspare;
 
 			pthread_mutex_unlock(&e->mu);
@@ -1128,7 +1130,9 @@ static void *run(void *arg)
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000;
 			}
+			e->wakes_at_us = now_us() + wait;
 			pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+			e->wakes_at_us = 0;
 			continue;
 		}
 		e->running = j;
@@ -1170,7 +1174,10 @@ static void add_job(struct eraser *e, struct job *j)
 		e->jobs = j;
 	e->last = j;
 	e->st.queued++;
-	pthread_cond_broadcast(&e->cv);
+	/* Woken only from a long sleep: otherwise it looks again within
+	 * POLL_US, and a burst of deletions costs no wakeup each. */
+	if (e->wakes_at_us - now_us() > POLL_US)
+		pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
 }
 
