@@ -707,7 +707,7 @@ SETTLED=0
 settle() {
 	local q=$DATA/dossierfs/vault/erase t0 i
 	SETTLED=0
-	[[ $1 == dossierfs && -d $q ]] || return 0
+	[[ $1 == dossierfs && -d $q && -n $(ls -A "$q" 2>/dev/null) ]] || return 0
 	t0=$(date +%s.%N)
 	for ((i = 0; i < 6000; i++)); do
 		[[ -z $(ls -A "$q" 2>/dev/null) ]] && break
