@@ -41,7 +41,7 @@ BINS  = src/dossierfs src/dossierctl
 UNITS = $(patsubst %.c,%,$(wildcard tests/check_*.c))
 # dossierfs-faults: the daemon with test-only fault injection in the
 # eraser (DOSSIER_FAULT=write|verify in its environment).
-TOOLS = tests/fsx tests/auditfill tests/dossierfs-faults
+TOOLS = tests/fsx tests/auditfill tests/dossierfs-faults tests/sharepack
 
 
 .PHONY: FORCE all check unit integration install uninstall clean deps demo bench
@@ -62,7 +62,8 @@ src/dossierfs: src/dossierfs.o $(FS_OBJ) $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 src/dossierctl: src/dossierctl.o src/ctl_policy.o src/ctl_audit.o src/ctl_erase.o src/ctl_cert.o \
-		src/ctl_retention.o src/erase_list.o $(CLI_OBJ) $(CORE_OBJ)
+		src/ctl_retention.o src/ctl_share.o src/erase_list.o $(CLI_OBJ) \
+		$(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 tests/check_%: tests/check_%.c tests/check_main.h $(CORE_OBJ) $(FLAGS_STAMP)
@@ -82,6 +83,10 @@ tests/fsx: tests/fsx.c $(FLAGS_STAMP)
 tests/auditfill: tests/auditfill.c $(CLI_OBJ) $(CORE_OBJ) $(FLAGS_STAMP)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(CLI_OBJ) $(CORE_OBJ) $(PKG_LIBS)
+
+tests/sharepack: tests/sharepack.c $(CORE_OBJ) $(FLAGS_STAMP)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(CORE_OBJ) $(PKG_LIBS)
 
 # Installs the Debian packages the build and the tests need (idempotent).
 deps:

@@ -14,5 +14,6 @@ int ctl_erase(int argc, char **argv);
 int ctl_erase_certificate(int argc, char **argv);
 int ctl_erase_verify_certificate(int argc, char **argv);
 int ctl_retention(int argc, char **argv);
+int ctl_share(int argc, char **argv);
 
 #endif

@@ -23,6 +23,9 @@
  *   dossierctl erase verify-certificate VAULT FILE
  *   dossierctl retention due MOUNTPOINT --as USER [--policy DIR] [--at DAY]
  *   dossierctl retention run MOUNTPOINT --as USER [--policy DIR]
+ *   dossierctl share keygen DIR NAME
+ *   dossierctl share open PACKAGE --key SECFILE --out DIR --receipt FILE
+ *                         [--sender AUDIT_PUB]
  *
  * One function per subcommand, dispatched from a table. Exit status 0 on
  * success, 1 on failure (with one line on stderr), 2 on bad usage.
@@ -225,6 +228,8 @@ static const struct cmd cmds[] = {
 	  NULL, ctl_erase },
 	{ "retention", "retention due|run MOUNTPOINT --as USER ... "
 	  "(see retention --help)", NULL, ctl_retention },
+	{ "share", "share keygen|open ... (see share --help)", NULL,
+	  ctl_share },
 };
 
 static void usage(void)
