@@ -28,7 +28,8 @@
 #define PATIENCE_US 5000000ll           /* then work even during a burst */
 #define POLL_US     50000ll
 #define SPARE_DIR   "erase-spare"       /* empty job files, made ahead */
-#define SPARE_LOW   8192u               /* made when fewer are left */
+#define SPARE_FIRST 256u                /* spares kept at first ... */
+#define SPARE_LOW   8192u               /* ... up to this, after bursts */
 #define SPARE_BATCH 128u                /* at a time, between deletions */
 #define SPARE_MAX   16384u              /* kept for reuse at most */
 
@@ -69,6 +70,7 @@ struct eraser {
 	size_t nspare;                   /* under mu */
 	unsigned next_spare;             /* under mu: the next new number */
 	bool spare_off;                  /* under mu: making spares failed */
+	size_t spare_goal;               /* under mu: made when fewer left */
 	unsigned char *wrap;             /* sodium_malloc: header re-wrap key */
 	unsigned char *seal;             /* sodium_malloc: job file key */
 	pthread_t thread;
@@ -529,6 +531,8 @@ static int spare_fill(struct eraser *e, const char *name,
 	pthread_mutex_lock(&e->mu);
 	if ((have = e->nspare > 0))
 		n = e->spare[--e->nspare];
+	else if (e->spare_goal < SPARE_LOW)
+		e->spare_goal *= 2;      /* a burst used them up: keep more */
 	pthread_mutex_unlock(&e->mu);
 	if (!have)
 		return -ENOENT;
@@ -613,6 +617,7 @@ static int spare_open(struct eraser *e, int dfd)
 	if (e->spare == NULL)
 		return -ENOMEM;
 	e->next_spare = 1;
+	e->spare_goal = SPARE_FIRST;
 	if (mkdirat(dfd, SPARE_DIR, 0700) == 0)
 		fsync_fd(dfd);
 	else if (errno != EEXIST)
@@ -1109,7 +1114,7 @@ static void *run(void *arg)
 				e->first_unsynced_us = now_us();
 			continue;
 		}
-		if (e->nspare < SPARE_LOW && !e->spare_off &&
+		if (e->nspare < e->spare_goal && !e->spare_off &&
 		    now - e->last_queued_us >= QUIET_US) {
 			size_t before = e->nspare;
 
