@@ -560,7 +560,7 @@ static void spare_make(struct eraser *e)
 		char sname[16];
 		int fd;
 
-		if (n == 0)
+		if (n == 0 || stopping(e))
 			return;
 		snprintf(sname, sizeof(sname), "%u", n);
 		fd = openat(e->sfd, sname, O_WRONLY | O_CREAT | O_EXCL |

@@ -8,7 +8,14 @@ ops=${FSX_OPS:-100000}
 seed=${FSX_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 work=$(mktemp -d /var/tmp/dossierfs-fsx.XXXXXX)
 cleanup() {
+	local pid i
+	pid=$(pgrep -f -x "src/dossierfs $work/vault $work/mnt .*")
 	mountpoint -q "$work/mnt" && fusermount3 -u "$work/mnt"
+	# The daemon finishes (its eraser) after the unmount: wait for it.
+	for i in $(seq 1 100); do
+		[ -n "$pid" ] && kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
