@@ -491,6 +491,25 @@ static void job_name(const char *id, enum jstate s, char *out)
 
 /* ---- spare job files ----------------------------------------------- */
 
+/* A stream over directory fd from its start, on a copy of fd (whose
+ * offset the copy shares: hence the rewind). NULL and errno on failure. */
+static DIR *dir_copy(int fd)
+{
+	int copy = dup(fd), saved;
+	DIR *d;
+
+	if (copy < 0)
+		return NULL;
+	if ((d = fdopendir(copy)) == NULL) {
+		saved = errno;
+		close(copy);
+		errno = saved;
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}
+
 /* Adds spare number n to the pool: false if it is full. */
 static bool spare_push(struct eraser *e, unsigned n)
 {
@@ -611,7 +630,6 @@ static int spare_open(struct eraser *e, int dfd)
 {
 	struct dirent *de;
 	DIR *d;
-	int fd;
 
 	e->spare = calloc(SPARE_MAX, sizeof(*e->spare));
 	if (e->spare == NULL)
@@ -624,12 +642,8 @@ static int spare_open(struct eraser *e, int dfd)
 		return -errno;
 	e->sfd = openat(dfd, SPARE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	                O_CLOEXEC);
-	if (e->sfd < 0 || (fd = dup(e->sfd)) < 0)
+	if (e->sfd < 0 || (d = dir_copy(e->sfd)) == NULL)
 		return -errno;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return -errno;
-	}
 	while ((de = readdir(d)) != NULL) {
 		char *end;
 		unsigned long n = strtoul(de->d_name, &end, 10);
@@ -1213,14 +1227,10 @@ static int adopt_orphans(struct eraser *e)
 	};
 	struct dirent *de;
 	DIR *d;
-	int fd = dup(e->qfd), rc = 0;
+	int rc = 0;
 
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if ((d = dir_copy(e->qfd)) == NULL)
 		return -errno;
-	}
-	rewinddir(d);           /* the offset is shared with e->qfd */
 	while ((de = readdir(d)) != NULL) {
 		char name[ERASE_IDLEN + 8];
 		struct job *j;
@@ -1265,14 +1275,10 @@ static int resume(struct eraser *e)
 {
 	DIR *d;
 	struct dirent *de;
-	int fd = dup(e->qfd), rc = 0;
+	int rc = 0;
 
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if ((d = dir_copy(e->qfd)) == NULL)
 		return -errno;
-	}
-	rewinddir(d);           /* the offset is shared with e->qfd */
 	while ((de = readdir(d)) != NULL) {
 		const char *dot = strchr(de->d_name, '.');
 		enum jstate s;
