@@ -32,16 +32,16 @@ CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 CORE_SRC = src/blockcodec.c src/fsio.c src/namecodec.c src/keywrap.c src/secret.c \
            src/policy.c src/aclview.c src/audit.c src/auditview.c src/sharepkg.c
 CORE_OBJ = $(CORE_SRC:.c=.o)
-CLI_SRC  = src/vault.c src/unlock.c src/erase.c
+CLI_SRC  = src/vault.c src/unlock.c src/erase.c src/control.c
 CLI_OBJ  = $(CLI_SRC:.c=.o)
-FS_SRC   = src/fs.c src/guard.c
+FS_SRC   = src/fs.c src/guard.c src/share.c
 FS_OBJ   = $(FS_SRC:.c=.o)
 
 BINS  = src/dossierfs src/dossierctl
 UNITS = $(patsubst %.c,%,$(wildcard tests/check_*.c))
 # dossierfs-faults: the daemon with test-only fault injection in the
 # eraser (DOSSIER_FAULT=write|verify in its environment).
-TOOLS = tests/fsx tests/auditfill tests/dossierfs-faults tests/sharepack
+TOOLS = tests/fsx tests/auditfill tests/dossierfs-faults
 
 
 .PHONY: FORCE all check unit integration install uninstall clean deps demo bench
@@ -83,10 +83,6 @@ tests/fsx: tests/fsx.c $(FLAGS_STAMP)
 tests/auditfill: tests/auditfill.c $(CLI_OBJ) $(CORE_OBJ) $(FLAGS_STAMP)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(CLI_OBJ) $(CORE_OBJ) $(PKG_LIBS)
-
-tests/sharepack: tests/sharepack.c $(CORE_OBJ) $(FLAGS_STAMP)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
-		$(CORE_OBJ) $(PKG_LIBS)
 
 # Installs the Debian packages the build and the tests need (idempotent).
 deps:

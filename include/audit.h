@@ -344,6 +344,20 @@ int audit_check_doc(int dirfd, const void *msg, size_t len,
                     const unsigned char sig[64]);
 
 /*
+ * Share manifests (sharepkg.h) signed with the store's key, so that a
+ * recipient checks a package with the vault's audit.pub. Only a message
+ * that starts with AUDIT_SHARE_PREFIX is signed (-EINVAL otherwise), as
+ * Ed25519 over the message itself: the prefix starts with 'f', while
+ * checkpoints and documents start with "dossierfs-audit-", so no
+ * manifest signature verifies as one of them, nor the reverse. Returns
+ * 0 or -EINVAL. Thread-safe. audit_pubkey() gives the public key.
+ */
+#define AUDIT_SHARE_PREFIX "format=dossierfs-share-manifest-v1\n"
+int audit_sign_share(struct audit *a, const void *msg, size_t len,
+                     unsigned char sig[64]);
+void audit_pubkey(const struct audit *a, unsigned char pk[32]);
+
+/*
  * The stored hash of record seq of the store of dirfd into hash, read
  * from audit.db with no secret (read-only; it may run while the daemon
  * writes). Returns 0, -ENOENT when there is no such record (or no

@@ -13,6 +13,10 @@
  *   destructions.csv   a certificate of sanitization per destruction:
  *                      the header, then one row per record of action
  *                      "destroy" (see below)
+ *   shares.csv         approved sharing (share.h): the header, then one
+ *                      row per record of a share-* action (see below)
+ *   alerts.log         the records of actions alert, alert-notify,
+ *                      lockout and unlock, TEXT
  *   verify.txt         the result of audit_verify() when it was opened
  *
  * destructions.csv holds the fields of the sample certificate of
@@ -36,6 +40,17 @@
  * (quotes doubled); no value and "" are both an empty field; lines end
  * in CRLF.
  *
+ * shares.csv has the header line
+ *
+ *   seq,time,id,step,outcome,user,uid,roles,client,path,reason,recipient,
+ *   package,files,bytes,rule,detail
+ *
+ * then per record: step is the action without "share-" (request,
+ * approve, reject, export, file, receipt); reason the record's path2;
+ * id, recipient, package and files from its detail as above; the other
+ * columns the record's fields of those names, detail in full. Quoting
+ * and line ends as in destructions.csv.
+ *
  * Streams. The bytes of every file but verify.txt are a pure function of
  * the records of its scope, in seq order: the same records give the same
  * bytes, so an offset always means the same place and a file only grows
@@ -54,7 +69,7 @@
  * of each file) and up to AV_MARKS marks (seq, offset in each file) spaced
  * evenly over the records (when they are all used, every other one goes
  * and the spacing doubles); one pass over the scope's records counts all
- * five files. The first av_stat() of a scope counts all its records once
+ * seven files. The first av_stat() of a scope counts all its records once
  * (about 10 us a record: each is decoded and formatted three ways, four
  * for a destruction, so a million take some 10 s), later ones only the
  * records committed since.
@@ -96,6 +111,8 @@ enum av_file {
 	AV_EVENTS_JSONL,
 	AV_DENIED_LOG,
 	AV_DESTRUCTIONS_CSV,
+	AV_SHARES_CSV,
+	AV_ALERTS_LOG,
 	AV_VERIFY_TXT,
 	AV_NFILES
 };

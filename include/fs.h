@@ -13,6 +13,7 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
+#include "audit.h"
 #include "guard.h"
 #include "vault.h"
 
@@ -41,5 +42,51 @@ int fs_attach_audit(struct fs *fs, struct audit *a);
  * the store is closed. */
 void fs_detach_audit(struct fs *fs);
 void fs_free(struct fs *fs);
+
+/*
+ * For the control socket (control.h), which serves callers outside any
+ * FUSE request.
+ *
+ * fs_decide_as() asks the policy in force for want (POL_ bits) of uid on
+ * path inside client folder client ("" for the folder), like a file
+ * operation of uid: every permission of want and list on the way there.
+ * 0, -EACCES (why says which rule), -EINVAL for a malformed client or
+ * path.
+ *
+ * fs_reader_open() opens a regular file of a client folder by its path
+ * for reading its plaintext (no policy check: the caller decides first),
+ * following no symbolic link: -ENOENT, -ENOTDIR, -EISDIR, -EINVAL for
+ * anything but a regular file, or -EIO when a name or header does not
+ * authenticate. fs_reader_pread() is a sharepkg_file reader: it returns
+ * what fsio_read() returns (-EIO for a block that does not
+ * authenticate). The size is the one at open.
+ *
+ * fs_record_as() records e as done by uid (process pid) and waits for
+ * the commit: 0 or -EIO.
+ */
+struct fs_reader;
+int fs_decide_as(struct fs *fs, uid_t uid, const char *client,
+                 const char *path, unsigned want,
+                 struct policy_decision *why);
+int fs_reader_open(struct fs *fs, const char *client, const char *path,
+                   struct fs_reader **out);
+uint64_t fs_reader_size(const struct fs_reader *r);
+ssize_t fs_reader_pread(void *arg, void *buf, size_t len, uint64_t off);
+void fs_reader_close(struct fs_reader *r);
+
+struct fs_event {
+	const char *action;
+	const char *client;          /* NULL: none */
+	const char *path;            /* inside client, or NULL */
+	const char *path2;
+	enum audit_outcome outcome;
+	int err;
+	const char *rule;
+	const char *detail;
+	int64_t bytes;               /* < 0: none */
+};
+int fs_record_as(struct fs *fs, uid_t uid, pid_t pid,
+                 const struct fs_event *e);
+struct audit *fs_audit(struct fs *fs);
 
 #endif

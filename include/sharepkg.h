@@ -103,10 +103,27 @@ struct sharepkg_pub {
 struct sharepkg_sec;
 
 /* One file to send: a relative name and a readable, seekable regular
- * file (read with pread from offset 0; its offset is not used). */
+ * file (read with pread from offset 0; its offset is not used), or,
+ * when pread is not NULL, a reader: pread(arg, buf, len, off) returns
+ * the bytes read (fewer only at the end, 0 at or past it) or a negative
+ * errno, and size is what it holds; fd is then not used. */
 struct sharepkg_file {
 	const char *name;
 	int fd;
+	ssize_t (*pread)(void *arg, void *buf, size_t len, uint64_t off);
+	void *arg;
+	uint64_t size;
+};
+
+/* Who signs a manifest: pk is the Ed25519 public key named in it, and
+ * sign(arg, msg, len, sig) makes the detached signature of msg with the
+ * matching secret key (0, or a negative errno). For a signing key kept
+ * elsewhere, such as the vault's. */
+struct sharepkg_signer {
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	int (*sign)(void *arg, const void *msg, size_t len,
+	            unsigned char sig[crypto_sign_BYTES]);
+	void *arg;
 };
 
 /* What the package says about itself. Strings are any bytes but NUL, at
@@ -229,6 +246,14 @@ int sharepkg_write(int out_fd, const struct sharepkg_meta *meta,
                    const unsigned char sender_sk[crypto_sign_SECRETKEYBYTES],
                    char package_id[SHAREPKG_IDHEX],
                    unsigned char manifest_digest[SHAREPKG_DIGESTBYTES]);
+
+/* The same, signed by signer instead of a secret key given here. */
+int sharepkg_write_signed(int out_fd, const struct sharepkg_meta *meta,
+                          const struct sharepkg_file *files, size_t n,
+                          const struct sharepkg_pub *to,
+                          const struct sharepkg_signer *signer,
+                          char package_id[SHAREPKG_IDHEX],
+                          unsigned char manifest_digest[SHAREPKG_DIGESTBYTES]);
 
 /*
  * Reads the package in in_fd (a file or a pipe, read in order to its

@@ -1784,6 +1784,23 @@ int audit_sign_doc(struct audit *a, const void *msg, size_t len,
 	return 0;
 }
 
+int audit_sign_share(struct audit *a, const void *msg, size_t len,
+                     unsigned char sig[64])
+{
+	static const char magic[] = AUDIT_SHARE_PREFIX;
+
+	if (a == NULL || sig == NULL || msg == NULL ||
+	    len < sizeof(magic) - 1 || memcmp(msg, magic, sizeof(magic) - 1))
+		return -EINVAL;
+	crypto_sign_detached(sig, NULL, msg, len, a->k->sk);
+	return 0;
+}
+
+void audit_pubkey(const struct audit *a, unsigned char pk[32])
+{
+	memcpy(pk, a->k->pk, crypto_sign_PUBLICKEYBYTES);
+}
+
 int audit_check_doc(int dirfd, const void *msg, size_t len,
                     const unsigned char sig[64])
 {

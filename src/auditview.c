@@ -28,6 +28,7 @@ enum line_fmt {
 	LINE_CSV,                    /* audit_format() CSV */
 	LINE_JSON,                   /* audit_format() JSON */
 	LINE_CERT,                   /* a row of the destruction table */
+	LINE_SHARE,                  /* a row of the sharing table */
 	NLINE_FMTS
 };
 
@@ -44,6 +45,15 @@ struct view {
 	enum line_fmt fmt;
 	const char *action;          /* only records of this action, or NULL */
 	enum audit_outcome outcome;  /* only records of this outcome, or 0 */
+	const char *const *actions;  /* or of one of these (no prefilter) */
+};
+
+static const char *const share_actions[] = {
+	"share-request", "share-approve", "share-reject", "share-export",
+	"share-file", "share-receipt", NULL
+};
+static const char *const alert_actions[] = {
+	"alert", "alert-notify", "lockout", "unlock", NULL
 };
 
 static const struct view views[AV_NFILES] = {
@@ -54,6 +64,10 @@ static const struct view views[AV_NFILES] = {
 	                          AUDIT_DENIED },
 	[AV_DESTRUCTIONS_CSV] = { "destructions.csv", LINE_CERT,
 	                          "destroy", 0 },
+	[AV_SHARES_CSV]       = { "shares.csv", LINE_SHARE, NULL, 0,
+	                          share_actions },
+	[AV_ALERTS_LOG]       = { "alerts.log", LINE_TEXT, NULL, 0,
+	                          alert_actions },
 	/* A report made at open: none of the fields below is used. */
 	[AV_VERIFY_TXT]       = { "verify.txt", LINE_TEXT, NULL, 0 },
 };
@@ -253,24 +267,25 @@ static void out_time(struct out *o, int64_t us)
 	out_str(o, buf);
 }
 
-/* The values of the keys the table shows, from a detail of "key=value"
+/* The values of the keys a table shows, from a detail of "key=value"
  * pairs joined by "; ": the first of each key; unknown keys are skipped,
  * missing ones have no value. */
-static void detail_split(const char *detail, struct span v[NCERT_KEYS])
+static void detail_split(const char *detail, const char *const *keys,
+                         unsigned nkeys, struct span *v)
 {
 	const char *p = detail, *end, *eq;
 	size_t n, klen;
 
-	memset(v, 0, NCERT_KEYS * sizeof(*v));
+	memset(v, 0, nkeys * sizeof(*v));
 	while (p != NULL && *p != '\0') {
 		end = strstr(p, "; ");
 		n = end != NULL ? (size_t)(end - p) : strlen(p);
 		if ((eq = memchr(p, '=', n)) != NULL) {
 			klen = (size_t)(eq - p);
-			for (unsigned k = 0; k < NCERT_KEYS; k++) {
+			for (unsigned k = 0; k < nkeys; k++) {
 				if (v[k].p == NULL &&
-				    strlen(cert_keys[k]) == klen &&
-				    memcmp(p, cert_keys[k], klen) == 0) {
+				    strlen(keys[k]) == klen &&
+				    memcmp(p, keys[k], klen) == 0) {
 					v[k] = (struct span){ eq + 1,
 					                      n - klen - 1 };
 					break;
@@ -303,7 +318,7 @@ static void format_cert(struct out *o, const struct audit_row *r)
 	struct span d[NCERT_KEYS];
 	char num[32];
 
-	detail_split(e->detail, d);
+	detail_split(e->detail, cert_keys, NCERT_KEYS, d);
 	snprintf(num, sizeof(num), "%" PRIu64 ",", r->seq);
 	out_str(o, num);
 	out_time(o, r->time_us);
@@ -325,6 +340,49 @@ static void format_cert(struct out *o, const struct audit_row *r)
 	out_str(o, "\r\n");
 }
 
+/* The sharing table (shares.csv): one row per step of a request. */
+enum share_key { S_ID, S_RECIPIENT, S_PACKAGE, S_FILES, NSHARE_KEYS };
+
+static const char *const share_keys[NSHARE_KEYS] = {
+	[S_ID] = "id", [S_RECIPIENT] = "recipient", [S_PACKAGE] = "package",
+	[S_FILES] = "files",
+};
+
+#define SHARE_HEADER "seq,time,id,step,outcome,user,uid,roles,client," \
+	"path,reason,recipient,package,files,bytes,rule,detail\r\n"
+
+/* Row r of the sharing table: step is the action without "share-". */
+static void format_share(struct out *o, const struct audit_row *r)
+{
+	const struct audit_event *e = &r->ev;
+	struct span d[NSHARE_KEYS];
+	char num[32];
+
+	detail_split(e->detail, share_keys, NSHARE_KEYS, d);
+	snprintf(num, sizeof(num), "%" PRIu64 ",", r->seq);
+	out_str(o, num);
+	out_time(o, r->time_us);
+	out_col(o, d[S_ID]);
+	out_col(o, str(strncmp(e->action, "share-", 6) == 0 ?
+	               e->action + 6 : e->action));
+	out_col(o, str(audit_outcome_name(e->outcome)));
+	out_col(o, str(e->user));
+	snprintf(num, sizeof(num), "%u", (unsigned)e->uid);
+	out_col(o, str(num));
+	out_col(o, str(e->roles));
+	out_col(o, str(e->client));
+	out_col(o, str(e->path));
+	out_col(o, str(e->path2));
+	out_col(o, d[S_RECIPIENT]);
+	out_col(o, d[S_PACKAGE]);
+	out_col(o, d[S_FILES]);
+	snprintf(num, sizeof(num), "%" PRIu64, e->bytes);
+	out_col(o, str(e->has_bytes ? num : NULL));
+	out_col(o, str(e->rule));
+	out_col(o, str(e->detail));
+	out_str(o, "\r\n");
+}
+
 /* ---- the one definition of a file's lines ----------------------------- */
 
 /* The audit_format() of the formats that are one. */
@@ -341,9 +399,12 @@ static size_t format_line(enum line_fmt f, const struct audit_row *r,
 {
 	struct out o = { buf, cap, 0 };
 
-	if (f != LINE_CERT)
+	if (f < LINE_CERT)
 		return audit_format(r, audit_fmt[f], buf, cap);
-	format_cert(&o, r);
+	if (f == LINE_CERT)
+		format_cert(&o, r);
+	else
+		format_share(&o, r);
 	return out_end(&o);
 }
 
@@ -352,9 +413,9 @@ static size_t format_header(enum line_fmt f, char *buf, size_t cap)
 {
 	struct out o = { buf, cap, 0 };
 
-	if (f != LINE_CERT)
+	if (f < LINE_CERT)
 		return audit_format_header(audit_fmt[f], buf, cap);
-	out_str(&o, CERT_HEADER);
+	out_str(&o, f == LINE_CERT ? CERT_HEADER : SHARE_HEADER);
 	return out_end(&o);
 }
 
@@ -376,7 +437,16 @@ static int belongs(unsigned f, const struct audit_row *r, int damaged)
 	const struct view *w = &views[f];
 
 	if (damaged)
-		return w->action == NULL && w->outcome == 0;
+		return w->action == NULL && w->outcome == 0 &&
+		       w->actions == NULL;
+	if (w->actions != NULL) {
+		const char *const *a = w->actions;
+
+		while (*a != NULL && strcmp(r->ev.action, *a) != 0)
+			a++;
+		if (*a == NULL)
+			return 0;
+	}
 	return (w->action == NULL || strcmp(r->ev.action, w->action) == 0) &&
 	       (w->outcome == 0 || r->ev.outcome == w->outcome);
 }
@@ -627,7 +697,8 @@ int av_new(struct audit *a, int dirfd, struct av **out)
 	for (unsigned f = 0; f < NSTREAMS; f++) {
 		/* A prefilter must not hide a stand-in line (see views). */
 		assert(belongs(f, NULL, 1) == (views[f].action == NULL &&
-		                               views[f].outcome == 0));
+		                               views[f].outcome == 0 &&
+		                               views[f].actions == NULL));
 		v->hdr[f] = format_header(views[f].fmt, NULL, 0);
 	}
 	pthread_mutex_init(&v->mu, NULL);

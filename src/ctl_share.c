@@ -1,9 +1,24 @@
 /*
+ * dossierctl share request MOUNT --client NAME --to PUBFILE --reason TEXT
+ *                          FILE...
+ * dossierctl share approve MOUNT ID
+ * dossierctl share reject MOUNT ID [--note TEXT]
+ * dossierctl share export MOUNT ID --out PACKAGE [--sender-key FILE]
+ * dossierctl share receipt MOUNT ID RECEIPT
+ * dossierctl share list MOUNT
  * dossierctl share keygen DIR NAME
  * dossierctl share open PACKAGE --key SECFILE --out DIR --receipt FILE
  *                       [--sender AUDIT_PUB]
  *
- * The recipient's side of approved sharing (include/sharepkg.h). keygen
+ * The company's side (request to list) asks the daemon of a mounted vault
+ * through its control socket (control.h, share.h), as the user who runs
+ * the command: the daemon decides with the role policy and records every
+ * step. FILE names are paths inside the client folder. export creates
+ * PACKAGE itself (mode 0600, never replacing a file) and hands it to the
+ * daemon, which writes the package into it; --sender-key also writes the
+ * vault's signing key (audit.pub form) for the recipient's --sender.
+ *
+ * The recipient's side (keygen, open; include/sharepkg.h). keygen
  * makes a recipient key pair: DIR/NAME.pub (mode 0644, to give to the
  * company) and DIR/NAME.key (mode 0600, kept). open checks a package
  * with the secret key, writes its files under DIR (created if missing;
@@ -14,6 +29,7 @@
  * and not checked.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +39,7 @@
 #include <unistd.h>
 #include <sodium.h>
 
+#include "control.h"
 #include "ctl.h"
 #include "sharepkg.h"
 
@@ -32,10 +49,251 @@ static const char *prog = "dossierctl";
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: %s share keygen DIR NAME\n"
+	fprintf(stderr,
+	        "usage: %s share request MOUNT --client NAME --to PUBFILE "
+	        "--reason TEXT FILE...\n"
+	        "       %s share approve MOUNT ID\n"
+	        "       %s share reject MOUNT ID [--note TEXT]\n"
+	        "       %s share export MOUNT ID --out PACKAGE "
+	        "[--sender-key FILE]\n"
+	        "       %s share receipt MOUNT ID RECEIPT\n"
+	        "       %s share list MOUNT\n"
+	        "       %s share keygen DIR NAME\n"
 	        "       %s share open PACKAGE --key SECFILE --out DIR "
-	        "--receipt FILE [--sender AUDIT_PUB]\n", prog, prog);
+	        "--receipt FILE [--sender AUDIT_PUB]\n",
+	        prog, prog, prog, prog, prog, prog, prog, prog);
 	return 2;
+}
+
+/* Sends req to the daemon of mnt; 0 with the reply in *rep when it says
+ * ok, else 1 with the reason on stderr. */
+static int call(const char *mnt, struct kvbuf *req, int fd,
+                struct kvmsg *rep)
+{
+	const char *st, *msg;
+	int rc = control_call(mnt, req, fd, rep);
+
+	kv_free(req);
+	if (rc != 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, mnt,
+		        rc == -ENOENT || rc == -ECONNREFUSED ?
+		        "no dossierfs daemon answers for this mount point" :
+		        rc == -EPERM ? "the control socket is not the daemon's "
+		                       "(not root): refused" : strerror(-rc));
+		return 1;
+	}
+	st = kv_get(rep, "status");
+	if (st != NULL && strcmp(st, "ok") == 0)
+		return 0;
+	msg = kv_get(rep, "message");
+	fprintf(stderr, "%s: refused: %s\n", prog, msg ? msg : "no reason");
+	kv_msg_free(rep);
+	return 1;
+}
+
+/* Reads a small text file (at most max bytes) into a new string. */
+static char *slurp(const char *path, size_t max)
+{
+	char *buf = malloc(max + 1);
+	size_t got = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || buf == NULL) {
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		return NULL;
+	}
+	while (got < max && (n = read(fd, buf + got, max - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = '\0';
+	return buf;
+}
+
+static int share_request(int argc, char **argv)
+{
+	const char *mnt = NULL, *client = NULL, *to = NULL, *reason = NULL;
+	struct kvbuf req = { 0 };
+	struct kvmsg rep;
+	size_t nfiles = 0;
+	char *pub;
+	int rc;
+
+	kv_add(&req, "op", "share-request");
+	for (int i = 3; i < argc; i++) {
+		const char **slot = NULL;
+
+		if (strcmp(argv[i], "--client") == 0)
+			slot = &client;
+		else if (strcmp(argv[i], "--to") == 0)
+			slot = &to;
+		else if (strcmp(argv[i], "--reason") == 0)
+			slot = &reason;
+		else if (mnt == NULL)
+			mnt = argv[i];
+		else if (++nfiles)
+			kv_add(&req, "file", argv[i]);
+		if (slot != NULL) {
+			if (i + 1 >= argc) {
+				kv_free(&req);
+				return usage();
+			}
+			*slot = argv[++i];
+		}
+	}
+	if (mnt == NULL || client == NULL || to == NULL || reason == NULL ||
+	    nfiles == 0) {
+		kv_free(&req);
+		return usage();
+	}
+	if ((pub = slurp(to, SHAREPKG_PUBLINE_LEN + 1)) == NULL) {
+		fprintf(stderr, "%s: cannot read %s: %s\n", prog, to,
+		        strerror(errno));
+		kv_free(&req);
+		return 1;
+	}
+	pub[strcspn(pub, "\n")] = '\0';
+	kv_add(&req, "client", client);
+	kv_add(&req, "reason", reason);
+	kv_add(&req, "recipient", pub);
+	free(pub);
+	if ((rc = call(mnt, &req, -1, &rep)) != 0)
+		return rc;
+	printf("request %s: %zu file%s of %s for recipient %s, waiting for "
+	       "approval\n", kv_get(&rep, "id"), nfiles,
+	       nfiles == 1 ? "" : "s", client, kv_get(&rep, "recipient"));
+	kv_msg_free(&rep);
+	return 0;
+}
+
+static int share_decide(int argc, char **argv, bool approve)
+{
+	struct kvbuf req = { 0 };
+	struct kvmsg rep;
+	const char *note = NULL;
+	int rc;
+
+	if (argc == 7 && !approve && strcmp(argv[5], "--note") == 0)
+		note = argv[6];
+	else if (argc != 5)
+		return usage();
+	kv_add(&req, "op", approve ? "share-approve" : "share-reject");
+	kv_add(&req, "id", argv[4]);
+	kv_add(&req, "note", note);
+	if ((rc = call(argv[3], &req, -1, &rep)) != 0)
+		return rc;
+	printf("request %s %s\n", argv[4], kv_get(&rep, "state"));
+	kv_msg_free(&rep);
+	return 0;
+}
+
+static int share_export(int argc, char **argv)
+{
+	const char *out = NULL, *keyfile = NULL;
+	struct kvbuf req = { 0 };
+	struct kvmsg rep;
+	int fd, rc;
+
+	for (int i = 5; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--out") == 0)
+			out = argv[i + 1];
+		else if (strcmp(argv[i], "--sender-key") == 0)
+			keyfile = argv[i + 1];
+		else
+			return usage();
+	}
+	if (argc < 7 || (argc - 5) % 2 != 0 || out == NULL)
+		return usage();
+	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	          0600);
+	if (fd < 0) {
+		fprintf(stderr, "%s: cannot create %s: %s\n", prog, out,
+		        strerror(errno));
+		return 1;
+	}
+	kv_add(&req, "op", "share-export");
+	kv_add(&req, "id", argv[4]);
+	rc = call(argv[3], &req, fd, &rep);
+	close(fd);
+	if (rc != 0) {
+		unlink(out);
+		return rc;
+	}
+	printf("request %s: package %s written to %s (%s files, %s bytes) for "
+	       "recipient %s\nsigned by the vault key %s (its audit.pub)\n",
+	       argv[4], kv_get(&rep, "package"), out, kv_get(&rep, "files"),
+	       kv_get(&rep, "bytes"), kv_get(&rep, "recipient"),
+	       kv_get(&rep, "sender"));
+	if (keyfile != NULL) {
+		FILE *f;
+
+		fd = open(keyfile, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		          O_CLOEXEC, 0644);
+		if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+			fprintf(stderr, "%s: cannot create %s: %s\n", prog,
+			        keyfile, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			kv_msg_free(&rep);
+			return 1;
+		}
+		fprintf(f, AUDIT_PUB_MAGIC "%s\n", kv_get(&rep, "sender"));
+		if (fclose(f) != 0) {
+			fprintf(stderr, "%s: cannot write %s\n", prog, keyfile);
+			kv_msg_free(&rep);
+			return 1;
+		}
+	}
+	kv_msg_free(&rep);
+	return 0;
+}
+
+static int share_receipt(int argc, char **argv)
+{
+	struct kvbuf req = { 0 };
+	struct kvmsg rep;
+	char *text;
+	int rc;
+
+	if (argc != 6)
+		return usage();
+	if ((text = slurp(argv[5], SHAREPKG_MANIFEST_MAX)) == NULL) {
+		fprintf(stderr, "%s: cannot read %s: %s\n", prog, argv[5],
+		        strerror(errno));
+		return 1;
+	}
+	kv_add(&req, "op", "share-receipt");
+	kv_add(&req, "id", argv[4]);
+	kv_add(&req, "receipt", text);
+	free(text);
+	if ((rc = call(argv[3], &req, -1, &rep)) != 0)
+		return rc;
+	printf("request %s: receipt of package %s checked and recorded\n",
+	       argv[4], kv_get(&rep, "package"));
+	kv_msg_free(&rep);
+	return 0;
+}
+
+static int share_list(int argc, char **argv)
+{
+	struct kvbuf req = { 0 };
+	struct kvmsg rep;
+	int rc;
+
+	if (argc != 4)
+		return usage();
+	kv_add(&req, "op", "share-list");
+	if ((rc = call(argv[3], &req, -1, &rep)) != 0)
+		return rc;
+	printf("id\tstate\tclient\trequester\trecipient\tfiles\tdecided by"
+	       "\treason\n");
+	for (size_t i = 0; i < rep.n; i++)
+		if (strcmp(rep.keys[i], "request") == 0)
+			printf("%s\n", rep.values[i]);
+	kv_msg_free(&rep);
+	return 0;
 }
 
 static int share_keygen(int argc, char **argv)
@@ -238,6 +496,18 @@ int ctl_share(int argc, char **argv)
 {
 	if (argc < 3)
 		return usage();
+	if (strcmp(argv[2], "request") == 0)
+		return share_request(argc, argv);
+	if (strcmp(argv[2], "approve") == 0)
+		return share_decide(argc, argv, true);
+	if (strcmp(argv[2], "reject") == 0)
+		return share_decide(argc, argv, false);
+	if (strcmp(argv[2], "export") == 0)
+		return share_export(argc, argv);
+	if (strcmp(argv[2], "receipt") == 0)
+		return share_receipt(argc, argv);
+	if (strcmp(argv[2], "list") == 0)
+		return share_list(argc, argv);
 	if (strcmp(argv[2], "keygen") == 0)
 		return share_keygen(argc, argv);
 	if (strcmp(argv[2], "open") == 0)

@@ -23,6 +23,8 @@
  *   dossierctl erase verify-certificate VAULT FILE
  *   dossierctl retention due MOUNTPOINT --as USER [--policy DIR] [--at DAY]
  *   dossierctl retention run MOUNTPOINT --as USER [--policy DIR]
+ *   dossierctl share request|approve|reject|export|receipt|list MOUNTPOINT
+ *                         ... (src/ctl_share.c)
  *   dossierctl share keygen DIR NAME
  *   dossierctl share open PACKAGE --key SECFILE --out DIR --receipt FILE
  *                         [--sender AUDIT_PUB]
@@ -228,8 +230,8 @@ static const struct cmd cmds[] = {
 	  NULL, ctl_erase },
 	{ "retention", "retention due|run MOUNTPOINT --as USER ... "
 	  "(see retention --help)", NULL, ctl_retention },
-	{ "share", "share keygen|open ... (see share --help)", NULL,
-	  ctl_share },
+	{ "share", "share request|approve|reject|export|receipt|list|keygen|"
+	  "open ... (see share --help)", NULL, ctl_share },
 };
 
 static void usage(void)

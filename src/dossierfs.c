@@ -28,9 +28,11 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "control.h"
 #include "fs.h"
 #include "guard.h"
 #include "secret.h"
+#include "share.h"
 #include "unlock.h"
 
 static const char *prog = "dossierfs";
@@ -284,55 +286,6 @@ static void parse(int argc, char **argv, struct args *a)
 }
 
 /*
- * Looks path up among this process's mounts. Returns 1 and, if dev is not
- * NULL, the mount's "major:minor" when path is a mount point, else 0.
- */
-static int find_mount(const char *path, char dev[32])
-{
-	char line[8192], *p;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	int found = 0;
-
-	if (f == NULL)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f)) {
-		/* Field 3 is major:minor, field 5 the mount point, octal-
-		 * escaped. */
-		char *fields[5] = { line };
-
-		for (int k = 1; k < 5; k++) {
-			p = strchr(fields[k - 1], ' ');
-			fields[k] = p ? p + 1 : NULL;
-			if (fields[k] == NULL)
-				break;
-		}
-		if (fields[4] == NULL)
-			continue;
-		char *end = strchr(fields[4], ' '), mp[PATH_MAX];
-		size_t n = 0;
-
-		if (end == NULL)
-			continue;
-		for (char *q = fields[4]; q < end && n + 1 < sizeof(mp); q++) {
-			if (q[0] == '\\' && end - q >= 4) {
-				mp[n++] = (char)((q[1] - '0') * 64 +
-				                 (q[2] - '0') * 8 + (q[3] - '0'));
-				q += 3;
-			} else {
-				mp[n++] = *q;
-			}
-		}
-		mp[n] = '\0';
-		found = strcmp(mp, path) == 0;
-		if (found && dev)
-			snprintf(dev, 32, "%.*s",
-			         (int)strcspn(fields[2], " "), fields[2]);
-	}
-	fclose(f);
-	return found;
-}
-
-/*
  * The kernel caps a FUSE mount's read-ahead at 128 KiB whatever the
  * daemon offers; sequential reads then cost a round trip per 128 KiB.
  * Raise this mount's own window to 1 MiB (root only; a failure is
@@ -343,7 +296,7 @@ static void raise_readahead(const char *mnt)
 	char dev[32], path[96];
 	FILE *f;
 
-	if (!find_mount(mnt, dev))
+	if (control_mount_dev(mnt, dev) <= 0)
 		return;
 	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
 	f = fopen(path, "we");
@@ -373,7 +326,7 @@ static int check_mountpoint(const char *mnt, char *real)
 		        mnt);
 		return -1;
 	}
-	if (find_mount(real, NULL)) {
+	if (control_mount_dev(real, NULL) > 0) {
 		fprintf(stderr, "%s: mountpoint %s is busy: something is "
 		        "mounted there already\n", prog, mnt);
 		return -1;
@@ -444,6 +397,41 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* The control socket's calls (control.h). */
+struct controls {
+	struct share *share;
+};
+
+static void on_control(void *ctx, const struct control_peer *peer,
+                       const struct kvmsg *req, int fd, struct kvbuf *reply)
+{
+	struct controls *c = ctx;
+	const char *op = kv_get(req, "op");
+
+	if (op != NULL && strncmp(op, "share-", 6) == 0 && c->share != NULL) {
+		share_call(c->share, peer, req, fd, reply);
+		return;
+	}
+	kv_add(reply, "status", "error");
+	kv_add(reply, "message", "unknown request");
+}
+
+/* Starts the control socket; the mount works without it (no sharing). */
+static struct control *controls_start(struct vault *v, struct fs *fs,
+                                      const char *mnt, struct controls *c)
+{
+	struct control *ctl = NULL;
+	int err;
+
+	if ((err = share_open(v, fs, &c->share)) != 0)
+		syslog(LOG_ERR, "sharing unavailable: cannot open the request "
+		       "store: %s", strerror(-err));
+	if ((err = control_start(mnt, on_control, c, &ctl)) != 0)
+		syslog(LOG_ERR, "no control socket in %s: %s (sharing and "
+		       "unlocking unavailable)", CONTROL_DIR, strerror(-err));
+	return ctl;
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args fargs = FUSE_ARGS_INIT(0, NULL);
@@ -458,6 +446,8 @@ int main(int argc, char **argv)
 	struct audit *au = NULL;
 	struct signer sg = { .mu = PTHREAD_MUTEX_INITIALIZER,
 	                     .cv = PTHREAD_COND_INITIALIZER };
+	struct controls ctls = { NULL };
+	struct control *ctl = NULL;
 	struct sigaction sa;
 	struct args a;
 	int rc = 1, err;
@@ -566,6 +556,7 @@ int main(int argc, char **argv)
 		        strerror(-err));
 		goto out_unmount;
 	}
+	ctl = controls_start(v, fs, real, &ctls);
 	syslog(LOG_INFO, "mounted %s on %s", a.vault, real);
 	if (a.single) {
 		err = fuse_session_loop(se);
@@ -581,6 +572,8 @@ int main(int argc, char **argv)
 	syslog(LOG_INFO, "unmounted %s", real);
 	rc = err >= 0 ? 0 : 1;
 out_unmount:
+	control_stop(ctl);
+	share_close(ctls.share);
 	fuse_session_unmount(se);
 	if (sg.a != NULL)
 		signer_stop(&sg);

@@ -637,21 +637,21 @@ static int place_of(struct fs *fs, struct inode *i, const char *child,
 }
 
 /*
- * The permissions (POL_ bits among want) the caller of req has at pl. why,
- * if not NULL, gets the decision that settled it: the first permission
- * refused, or else the last one granted.
+ * The permissions (POL_ bits among want) uid has at pl. why, if not NULL,
+ * gets the decision that settled it: the first permission refused, or
+ * else the last one granted.
  */
-static unsigned grants(fuse_req_t req, const struct place *pl, unsigned want,
-                       struct policy_decision *why)
+static unsigned grants_uid(struct fs *fs, uid_t uid, const struct place *pl,
+                           unsigned want, struct policy_decision *why)
 {
-	struct guard *g = fs_of(req)->guard;
+	struct guard *g = fs->guard;
 	const struct caller *c, *o = NULL;
 	struct policy_decision d = { .allow = 0, .rule = "unknown caller" };
 	struct policy_req r;
 	unsigned got = 0;
 	bool refused = false;
 
-	c = guard_caller(g, fuse_req_ctx(req)->uid);
+	c = guard_caller(g, uid);
 	if (c == NULL || c->user == NULL)
 		goto out;
 	if (pl->has_owner && !pl->root)
@@ -686,12 +686,18 @@ out:
 	return got;
 }
 
+static unsigned grants(fuse_req_t req, const struct place *pl, unsigned want,
+                       struct policy_decision *why)
+{
+	return grants_uid(fs_of(req), fuse_req_ctx(req)->uid, pl, want, why);
+}
+
 /*
- * Whether the caller may list every folder on the way to pl inside its
- * client, the client folder included. The kernel's name cache is shared
- * by all users, so a path walk may not have asked for each of them.
+ * Whether uid may list every folder on the way to pl inside its client,
+ * the client folder included. The kernel's name cache is shared by all
+ * users, so a path walk may not have asked for each of them.
  */
-static bool on_the_way(fuse_req_t req, const struct place *pl,
+static bool on_the_way(struct fs *fs, uid_t uid, const struct place *pl,
                        struct policy_decision *why)
 {
 	struct place up = *pl;
@@ -707,28 +713,34 @@ static bool on_the_way(fuse_req_t req, const struct place *pl,
 			up.path[0] = '\0';
 		else
 			return true;
-		if (grants(req, &up, POL_LIST, why) != POL_LIST)
+		if (grants_uid(fs, uid, &up, POL_LIST, why) != POL_LIST)
 			return false;
 		if (up.path[0] == '\0')
 			return true;
 	}
 }
 
-/* 0 if the caller has every permission of want at pl and may list the
- * folders on the way there, else -EACCES; why as for grants(). */
-static int decide(fuse_req_t req, const struct place *pl, unsigned want,
-                  struct policy_decision *why)
+/* 0 if uid has every permission of want at pl and may list the folders
+ * on the way there, else -EACCES; why as for grants_uid(). */
+static int decide_uid(struct fs *fs, uid_t uid, const struct place *pl,
+                      unsigned want, struct policy_decision *why)
 {
 	struct policy_decision way;
 
-	if (grants(req, pl, want, why) != want)
+	if (grants_uid(fs, uid, pl, want, why) != want)
 		return -EACCES;
-	if (!on_the_way(req, pl, &way)) {
+	if (!on_the_way(fs, uid, pl, &way)) {
 		if (why != NULL)
 			*why = way;
 		return -EACCES;
 	}
 	return 0;
+}
+
+static int decide(fuse_req_t req, const struct place *pl, unsigned want,
+                  struct policy_decision *why)
+{
+	return decide_uid(fs_of(req), fuse_req_ctx(req)->uid, pl, want, why);
 }
 
 /* ---- the audit -------------------------------------------------------- */
@@ -3503,6 +3515,191 @@ static const struct fuse_lowlevel_ops ops = {
 const struct fuse_lowlevel_ops *fs_ops(void)
 {
 	return &ops;
+}
+
+/* ---- for the control socket ----------------------------------------- */
+
+/* A path inside a client folder as the policy takes it: "" or
+ * components of 1 to NAME_MAX bytes joined by '/', none "." or "..". */
+static bool plain_path_ok(const char *path)
+{
+	const char *p = path, *slash;
+	size_t n;
+
+	if (strlen(path) >= PATH_MAX)
+		return false;
+	if (*p == '\0')
+		return true;
+	for (;;) {
+		slash = strchr(p, '/');
+		n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n == 0 || n > NAME_MAX || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (slash == NULL)
+			return true;
+		p = slash + 1;
+	}
+}
+
+int fs_decide_as(struct fs *fs, uid_t uid, const char *client,
+                 const char *path, unsigned want,
+                 struct policy_decision *why)
+{
+	struct place pl;
+	int rc;
+
+	memset(&pl, 0, sizeof(pl));
+	if (why != NULL)
+		snprintf(why->rule, sizeof(why->rule), "invalid request");
+	if (client == NULL || *client == '\0' || strchr(client, '/') ||
+	    strcmp(client, ".") == 0 || strcmp(client, "..") == 0 ||
+	    path == NULL || !plain_path_ok(path))
+		return -EINVAL;
+	if ((rc = place_root_child(fs, client, &pl)) != 0)
+		return rc;
+	strcpy(pl.path, path);
+	return decide_uid(fs, uid, &pl, want, why);
+}
+
+#define READER_DEPTH 256u
+
+struct fs_reader {
+	struct fs *fs;
+	struct inode *walk[READER_DEPTH];   /* each holds one lookup ref */
+	size_t n;
+	int fd;
+	uint64_t size;
+};
+
+void fs_reader_close(struct fs_reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->fd >= 0) {
+		key_unref(r->walk[r->n - 1]);
+		close(r->fd);
+	}
+	while (r->n > 0)
+		inode_unref(r->fs, r->walk[--r->n], 1);
+	free(r);
+}
+
+int fs_reader_open(struct fs *fs, const char *client, const char *path,
+                   struct fs_reader **out)
+{
+	struct fs_reader *r;
+	char comp[NAME_MAX + 1];
+	const char *p = path;
+	int rc;
+
+	if (client == NULL || path == NULL || *path == '\0' ||
+	    !plain_path_ok(path) || strchr(client, '/'))
+		return -EINVAL;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return -ENOMEM;
+	r->fs = fs;
+	r->fd = -1;
+	snprintf(comp, sizeof(comp), "%s", client);
+	for (;;) {
+		struct inode *d = r->n ? r->walk[r->n - 1] : &fs->root;
+		struct fuse_entry_param e;
+		struct sname s;
+		struct inode *i;
+
+		if (r->n == READER_DEPTH) {
+			rc = -ENAMETOOLONG;
+			goto fail;
+		}
+		if ((rc = stored_name(d, comp, &s)) != 0 ||
+		    (rc = lookup_stored(fs, d, s.stored, comp, &e, &i)) != 0)
+			goto fail;
+		r->walk[r->n++] = i;
+		if (*p == '\0')
+			break;
+		if (!S_ISDIR(i->type)) {
+			rc = -ENOTDIR;
+			goto fail;
+		}
+		size_t len = strcspn(p, "/");
+
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		p += len + (p[len] == '/');
+	}
+	struct inode *f = r->walk[r->n - 1];
+
+	if (!S_ISREG(f->type)) {
+		rc = S_ISDIR(f->type) ? -EISDIR : -EINVAL;
+		goto fail;
+	}
+	if ((rc = backing_open(f, O_RDONLY)) < 0)
+		goto fail;
+	r->fd = rc;
+	if ((rc = key_ref(fs, f, r->fd, false)) != 0) {
+		close(r->fd);
+		r->fd = -1;
+		goto fail;
+	}
+	if ((rc = fsio_size(r->fd, fs->cipher, &r->size)) != 0)
+		goto fail;
+	*out = r;
+	return 0;
+fail:
+	fs_reader_close(r);
+	return rc;
+}
+
+uint64_t fs_reader_size(const struct fs_reader *r)
+{
+	return r->size;
+}
+
+ssize_t fs_reader_pread(void *arg, void *buf, size_t len, uint64_t off)
+{
+	struct fs_reader *r = arg;
+	struct inode *i = r->walk[r->n - 1];
+	struct bc_key *k;
+	ssize_t n = 0;
+
+	pthread_rwlock_rdlock(&i->io);
+	pthread_mutex_lock(&i->mu);
+	k = i->key;
+	pthread_mutex_unlock(&i->mu);
+	if (k != NULL)
+		n = fsio_read(r->fd, k, buf, len, off);
+	pthread_rwlock_unlock(&i->io);
+	if (n == -EIO)
+		warn_integrity("file block does not authenticate", NULL);
+	return n;
+}
+
+int fs_record_as(struct fs *fs, uid_t uid, pid_t pid,
+                 const struct fs_event *e)
+{
+	struct access a = { .action = e->action, .path2 = e->path2,
+	                    .detail = e->detail };
+
+	if (fs->audit == NULL)
+		return -EIO;
+	a.pl.root = e->client == NULL;
+	if (e->client != NULL &&
+	    (strlen(e->client) > NAME_MAX ||
+	     (e->path != NULL && strlen(e->path) >= PATH_MAX)))
+		return -ENAMETOOLONG;
+	if (e->client != NULL)
+		strcpy(a.pl.client, e->client);
+	if (e->path != NULL)
+		strcpy(a.pl.path, e->path);
+	if (e->rule != NULL)
+		snprintf(a.why.rule, sizeof(a.why.rule), "%s", e->rule);
+	return record(fs, uid, pid, true, &a, e->outcome, e->err, e->bytes,
+	              true);
+}
+
+struct audit *fs_audit(struct fs *fs)
+{
+	return fs->audit;
 }
 
 int fs_attach_audit(struct fs *fs, struct audit *a)

@@ -864,14 +864,33 @@ static void receipt_text(struct buf *b, const struct sharepkg_receipt *r)
 }
 
 /* Signs b's text and appends the sig line. */
-static void buf_sign(struct buf *b, const unsigned char *sk, bool spoil)
+/* A signer of a secret key held by the caller. */
+static int sk_sign(void *arg, const void *msg, size_t len,
+                   unsigned char sig[crypto_sign_BYTES])
+{
+	return crypto_sign_detached(sig, NULL, msg, len, arg);
+}
+
+static void sk_signer(const unsigned char *sk, struct sharepkg_signer *sg)
+{
+	memset(sg, 0, sizeof(*sg));
+	sg->sign = sk_sign;
+	sg->arg = (void *)sk;
+	crypto_sign_ed25519_sk_to_pk(sg->pk, sk);
+}
+
+static void buf_sign(struct buf *b, const struct sharepkg_signer *sg,
+                     bool spoil)
 {
 	unsigned char sig[crypto_sign_BYTES];
+	int rc;
 
 	if (b->err != 0)
 		return;
-	crypto_sign_detached(sig, NULL, (const unsigned char *)b->p, b->len,
-	                     sk);
+	if ((rc = sg->sign(sg->arg, b->p, b->len, sig)) != 0) {
+		b->err = rc < 0 ? rc : -EINVAL;
+		return;
+	}
 	if (spoil)
 		sig[0] ^= 1;
 	buf_str(b, "sig=");
@@ -1004,34 +1023,61 @@ static int push(int fd, struct stream *s, unsigned char *out,
 	return write_all(fd, out, 4 + (size_t)clen);
 }
 
-/* First pass: size and digest of fd, which must be what fstat says. */
-static int file_digest(int fd, unsigned char *chunk, struct sharepkg_entry *e)
+/* Reads up to len bytes of f at off, whole unless the end comes first. */
+static ssize_t src_read(const struct sharepkg_file *f, void *p, size_t len,
+                        uint64_t off)
+{
+	unsigned char *b = p;
+	size_t got = 0;
+	ssize_t n;
+
+	if (f->pread == NULL)
+		return pread_full(f->fd, p, len, off);
+	while (got < len) {
+		n = f->pread(f->arg, b + got, len - got, off + got);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* First pass: size and digest of f, which must be what fstat (or its
+ * size) says. */
+static int file_digest(const struct sharepkg_file *f, unsigned char *chunk,
+                       struct sharepkg_entry *e)
 {
 	crypto_generichash_state h;
 	struct stat st;
-	uint64_t off = 0;
+	uint64_t off = 0, size = f->size;
 	ssize_t n;
 
-	if (fstat(fd, &st) != 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
+	if (f->pread == NULL) {
+		if (fstat(f->fd, &st) != 0)
+			return -errno;
+		if (!S_ISREG(st.st_mode))
+			return -EINVAL;
+		size = (uint64_t)st.st_size;
+	}
 	crypto_generichash_init(&h, NULL, 0, SHAREPKG_DIGESTBYTES);
-	while ((n = pread_full(fd, chunk, SHAREPKG_CHUNK, off)) > 0) {
+	while ((n = src_read(f, chunk, SHAREPKG_CHUNK, off)) > 0) {
 		crypto_generichash_update(&h, chunk, (size_t)n);
 		off += (uint64_t)n;
 	}
 	crypto_generichash_final(&h, e->digest, SHAREPKG_DIGESTBYTES);
 	if (n < 0)
 		return (int)n;
-	if (off != (uint64_t)st.st_size)
+	if (off != size)
 		return -EAGAIN;
 	e->size = off;
 	return 0;
 }
 
-/* Second pass: the content of fd in messages; it must still be e. */
-static int file_send(int out_fd, struct stream *s, int fd,
+/* Second pass: the content of f in messages; it must still be e. */
+static int file_send(int out_fd, struct stream *s,
+                     const struct sharepkg_file *f,
                      const struct sharepkg_entry *e, unsigned char *pt,
                      unsigned char *ct)
 {
@@ -1046,7 +1092,7 @@ static int file_send(int out_fd, struct stream *s, int fd,
 	while (off < e->size) {
 		len = e->size - off < SHAREPKG_CHUNK ?
 		      (size_t)(e->size - off) : SHAREPKG_CHUNK;
-		n = pread_full(fd, pt, len, off);
+		n = src_read(f, pt, len, off);
 		if (n < 0)
 			return (int)n;
 		if ((size_t)n != len)
@@ -1057,7 +1103,7 @@ static int file_send(int out_fd, struct stream *s, int fd,
 			return rc;
 		off += len;
 	}
-	if ((n = pread_full(fd, pt, 1, off)) != 0)
+	if ((n = src_read(f, pt, 1, off)) != 0)
 		return n < 0 ? (int)n : -EAGAIN;
 	crypto_generichash_final(&h, d, sizeof(d));
 	return sodium_memcmp(d, e->digest, sizeof(d)) == 0 ? 0 : -EAGAIN;
@@ -1082,7 +1128,7 @@ static int meta_check(const struct sharepkg_meta *meta)
 static int manifest_new(const struct sharepkg_meta *meta,
                         const struct sharepkg_file *files, size_t n,
                         const struct sharepkg_pub *to,
-                        const unsigned char *sender_sk,
+                        const struct sharepkg_signer *sg,
                         struct sharepkg_manifest **out)
 {
 	struct sharepkg_manifest *m;
@@ -1095,7 +1141,7 @@ static int manifest_new(const struct sharepkg_meta *meta,
 	hex(m->package_id, id, sizeof(id));
 	sharepkg_fingerprint_hex(to, m->recipient);
 	m->created = meta->created != 0 ? meta->created : (int64_t)time(NULL);
-	crypto_sign_ed25519_sk_to_pk(m->sender_pk, sender_sk);
+	memcpy(m->sender_pk, sg->pk, sizeof(m->sender_pk));
 	if ((m->request_id = strdup(meta->request_id)) == NULL ||
 	    (m->client = strdup(meta->client)) == NULL ||
 	    (m->reason = strdup(meta->reason)) == NULL ||
@@ -1113,13 +1159,14 @@ static int manifest_new(const struct sharepkg_meta *meta,
 static int args_check(const struct sharepkg_meta *meta,
                       const struct sharepkg_file *files, size_t n,
                       const struct sharepkg_pub *to,
-                      const unsigned char *sender_sk, bool raw)
+                      const struct sharepkg_signer *sg, bool raw)
 {
 	const char **names;
 	int rc;
 
 	if ((files == NULL && n != 0) || n > SHAREPKG_FILES_MAX ||
-	    to == NULL || sender_sk == NULL || meta_check(meta) != 0)
+	    to == NULL || sg == NULL || sg->sign == NULL ||
+	    meta_check(meta) != 0)
 		return -EINVAL;
 	if (raw || n == 0)
 		return 0;
@@ -1135,7 +1182,7 @@ static int args_check(const struct sharepkg_meta *meta,
 static int write_pkg(int out_fd, const struct sharepkg_meta *meta,
                      const struct sharepkg_file *files, size_t n,
                      const struct sharepkg_pub *to,
-                     const unsigned char *sender_sk, char *package_id,
+                     const struct sharepkg_signer *sg, char *package_id,
                      unsigned char *manifest_digest,
                      const struct sharepkg_test *t)
 {
@@ -1147,10 +1194,10 @@ static int write_pkg(int out_fd, const struct sharepkg_meta *meta,
 	unsigned flags = t != NULL ? t->flags : 0;
 	int rc;
 
-	if ((rc = args_check(meta, files, n, to, sender_sk,
+	if ((rc = args_check(meta, files, n, to, sg,
 	                     t != NULL && t->body != NULL)) != 0)
 		return rc;
-	if ((rc = manifest_new(meta, files, n, to, sender_sk, &m)) != 0)
+	if ((rc = manifest_new(meta, files, n, to, sg, &m)) != 0)
 		goto out;
 	rc = -ENOMEM;
 	if ((pt = malloc(SHAREPKG_CHUNK)) == NULL ||
@@ -1158,7 +1205,7 @@ static int write_pkg(int out_fd, const struct sharepkg_meta *meta,
 	    (s = sodium_malloc(sizeof(*s))) == NULL)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		if ((rc = file_digest(files[i].fd, pt, &m->files[i])) != 0)
+		if ((rc = file_digest(&files[i], pt, &m->files[i])) != 0)
 			goto out;
 	if (t != NULL && t->between != NULL)
 		t->between(t->arg);
@@ -1170,7 +1217,7 @@ static int write_pkg(int out_fd, const struct sharepkg_meta *meta,
 	/* Room for the sig line, so that the signed text is all sent. */
 	if (man.err == 0 && man.len > SHAREPKG_MANIFEST_MAX - SIG_LINE)
 		man.err = -E2BIG;
-	buf_sign(&man, sender_sk, flags & SHAREPKG_T_BADSIG);
+	buf_sign(&man, sg, flags & SHAREPKG_T_BADSIG);
 	if ((rc = man.err) != 0)
 		goto out;
 	crypto_generichash(m->digest, sizeof(m->digest),
@@ -1196,7 +1243,7 @@ static int write_pkg(int out_fd, const struct sharepkg_meta *meta,
 	               sizeof(hdr), TAG_MESSAGE)) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		if ((rc = file_send(out_fd, s, files[i].fd, &m->files[i], pt,
+		if ((rc = file_send(out_fd, s, &files[i], &m->files[i], pt,
 		                    ct)) != 0)
 			goto out;
 	if ((flags & SHAREPKG_T_EXTRA) &&
@@ -1232,7 +1279,23 @@ int sharepkg_write(int out_fd, const struct sharepkg_meta *meta,
                    char package_id[SHAREPKG_IDHEX],
                    unsigned char manifest_digest[SHAREPKG_DIGESTBYTES])
 {
-	return write_pkg(out_fd, meta, files, n, to, sender_sk, package_id,
+	struct sharepkg_signer sg;
+
+	if (sender_sk == NULL)
+		return -EINVAL;
+	sk_signer(sender_sk, &sg);
+	return write_pkg(out_fd, meta, files, n, to, &sg, package_id,
+	                 manifest_digest, NULL);
+}
+
+int sharepkg_write_signed(int out_fd, const struct sharepkg_meta *meta,
+                          const struct sharepkg_file *files, size_t n,
+                          const struct sharepkg_pub *to,
+                          const struct sharepkg_signer *signer,
+                          char package_id[SHAREPKG_IDHEX],
+                          unsigned char manifest_digest[SHAREPKG_DIGESTBYTES])
+{
+	return write_pkg(out_fd, meta, files, n, to, signer, package_id,
 	                 manifest_digest, NULL);
 }
 
@@ -1243,7 +1306,12 @@ int sharepkg_write_test(int out_fd, const struct sharepkg_meta *meta,
                         unsigned char *manifest_digest,
                         const struct sharepkg_test *t)
 {
-	return write_pkg(out_fd, meta, files, n, to, sender_sk, package_id,
+	struct sharepkg_signer sg;
+
+	if (sender_sk == NULL)
+		return -EINVAL;
+	sk_signer(sender_sk, &sg);
+	return write_pkg(out_fd, meta, files, n, to, &sg, package_id,
 	                 manifest_digest, t);
 }
 
@@ -1602,6 +1670,7 @@ int sharepkg_receipt_make(int out_fd, const struct sharepkg_manifest *m,
                           const struct sharepkg_sec *me, int64_t received)
 {
 	struct sharepkg_receipt r;
+	struct sharepkg_signer sg;
 	struct buf b = { 0 };
 	unsigned char id[16];
 	int rc;
@@ -1624,7 +1693,8 @@ int sharepkg_receipt_make(int out_fd, const struct sharepkg_manifest *m,
 	receipt_text(&b, &r);
 	if (b.err == 0 && b.len > SHAREPKG_MANIFEST_MAX - SIG_LINE)
 		b.err = -E2BIG;
-	buf_sign(&b, me->sign_sk, false);
+	sk_signer(me->sign_sk, &sg);
+	buf_sign(&b, &sg, false);
 	if ((rc = b.err) == 0)
 		rc = write_all(out_fd, b.p, b.len);
 	buf_free(&b);

@@ -143,6 +143,14 @@ static void rec_one(struct audit *a, unsigned i, const char *client)
 	}
 	if (i % 17 == 0)
 		e.detail = "a, \"quoted\"\ttab =eq \xe2\x80\xae bidi";
+	if (i % 7 == 4) {
+		; /* destructions stay as they are */
+	} else if (i % 23 == 4) {
+		e.action = i % 2 ? "share-export" : "share-request";
+		e.detail = "id=7; package=0a1b; recipient=\"f,1\"; files=2";
+	} else if (i % 29 == 6) {
+		e.action = i % 2 ? "alert" : "lockout";
+	}
 	if (i % 97 == 50) {
 		/* Longer than a reader's first buffer once escaped. */
 		memset(big, '\x01', AUDIT_TEXT_MAX);
@@ -307,6 +315,65 @@ static void cert_row(struct text *t, const struct audit_row *r)
 	free(detail);
 }
 
+/* shares.csv: its header, and a row built from its description in
+ * auditview.h. */
+#define SHARE_HEADER "seq,time,id,step,outcome,user,uid,roles,client," \
+	"path,reason,recipient,package,files,bytes,rule,detail\r\n"
+
+/* The value of key in a detail of "key=value; ..." pairs, in buf. */
+static const char *detail_key(const char *detail, const char *key,
+                              char *buf, size_t cap)
+{
+	size_t k = strlen(key);
+
+	for (const char *p = detail; p != NULL && *p;) {
+		const char *end = strstr(p, "; ");
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		if (n > k && p[k] == '=' && memcmp(p, key, k) == 0) {
+			snprintf(buf, cap, "%.*s", (int)(n - k - 1), p + k + 1);
+			return buf;
+		}
+		p = end ? end + 2 : NULL;
+	}
+	return NULL;
+}
+
+static void share_row(struct text *t, const struct audit_row *r)
+{
+	const struct audit_event *e = &r->ev;
+	char num[4][64], kv[4][256];
+	const char *val[17];
+
+	snprintf(num[0], 64, "%llu", (unsigned long long)r->seq);
+	row_time(r, num[1]);
+	snprintf(num[2], 64, "%u", (unsigned)e->uid);
+	snprintf(num[3], 64, "%llu", (unsigned long long)e->bytes);
+	val[0] = num[0];
+	val[1] = num[1];
+	val[2] = detail_key(e->detail, "id", kv[0], 256);
+	val[3] = e->action + strlen("share-");
+	val[4] = audit_outcome_name(e->outcome);
+	val[5] = e->user;
+	val[6] = num[2];
+	val[7] = e->roles;
+	val[8] = e->client;
+	val[9] = e->path;
+	val[10] = e->path2;
+	val[11] = detail_key(e->detail, "recipient", kv[1], 256);
+	val[12] = detail_key(e->detail, "package", kv[2], 256);
+	val[13] = detail_key(e->detail, "files", kv[3], 256);
+	val[14] = e->has_bytes ? num[3] : NULL;
+	val[15] = e->rule;
+	val[16] = e->detail;
+	for (size_t c = 0; c < 17; c++) {
+		if (c > 0)
+			text_add(t, ",", 1);
+		csv_field(t, val[c]);
+	}
+	text_add(t, "\r\n", 2);
+}
+
 /* The stand-in line the header describes for a record that does not
  * decode: its seq, action "damaged-record", outcome "error", EBADMSG. */
 static void damaged_row(uint64_t seq, struct audit_row *r)
@@ -327,6 +394,13 @@ static int in_file(unsigned f, const struct audit_row *r, int damaged)
 		return !damaged && r->ev.outcome == AUDIT_DENIED;
 	case AV_DESTRUCTIONS_CSV:
 		return !damaged && strcmp(r->ev.action, "destroy") == 0;
+	case AV_SHARES_CSV:
+		return !damaged && strncmp(r->ev.action, "share-", 6) == 0;
+	case AV_ALERTS_LOG:
+		return !damaged && (!strcmp(r->ev.action, "alert") ||
+		                    !strcmp(r->ev.action, "alert-notify") ||
+		                    !strcmp(r->ev.action, "lockout") ||
+		                    !strcmp(r->ev.action, "unlock"));
 	default:
 		return 1;
 	}
@@ -352,6 +426,8 @@ static struct text expect(struct audit *a, const char *client, unsigned f,
 		ck_assert_uint_gt(n, 0);
 	if (f == AV_DESTRUCTIONS_CSV)
 		text_add(&t, CERT_HEADER, strlen(CERT_HEADER));
+	else if (f == AV_SHARES_CSV)
+		text_add(&t, SHARE_HEADER, strlen(SHARE_HEADER));
 	else
 		text_add(&t, line, n);
 	if (records)
@@ -373,6 +449,10 @@ static struct text expect(struct audit *a, const char *client, unsigned f,
 			continue;
 		if (f == AV_DESTRUCTIONS_CSV) {
 			cert_row(&t, &r);
+			continue;
+		}
+		if (f == AV_SHARES_CSV) {
+			share_row(&t, &r);
 			continue;
 		}
 		n = audit_format(&r, fmt_of(f), line, LINE_MAX_);

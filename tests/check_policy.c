@@ -1029,7 +1029,10 @@ START_TEST(test_example_policy)
 	        POL_READ), "role client-manager");
 	DENIED(p, REQ("bob", manager, "acme-holdings", NULL,
 	       "contracts/sale.pdf", POL_READ), "default deny");
-	DENIED(p, REQ("alice", manager, "acme-holdings", NULL, "a.pdf",
+	/* a manager asks to share her own clients' files, no others' */
+	ALLOWED(p, REQ("alice", manager, "acme-holdings", NULL, "a.pdf",
+	        POL_SHARE), "role client-manager");
+	DENIED(p, REQ("bob", manager, "acme-holdings", NULL, "a.pdf",
 	       POL_SHARE), "default deny");
 
 	/* supervisor: the team's clients, never ID scans */

@@ -224,7 +224,7 @@ static void pkg_make(struct pkg *k, const struct input *in, size_t n,
                      const struct party *to, const struct sender *s,
                      const struct sharepkg_test *t)
 {
-	struct sharepkg_file f[16];
+	struct sharepkg_file f[16] = { 0 };
 	int fd = memfd_create("pkg", MFD_CLOEXEC), rc;
 
 	ck_assert_int_ge(fd, 0);
@@ -567,6 +567,112 @@ START_TEST(test_sec_malformed)
 }
 END_TEST
 
+/* ---- readers and signers ---------------------------------------------- */
+
+/* A file held in memory, as the daemon's decrypting reader serves one. */
+struct memsrc {
+	const unsigned char *p;
+	size_t len;
+	unsigned calls;
+};
+
+static ssize_t mem_pread(void *arg, void *buf, size_t len, uint64_t off)
+{
+	struct memsrc *m = arg;
+
+	m->calls++;
+	if (off >= m->len)
+		return 0;
+	if (len > m->len - off)
+		len = m->len - (size_t)off;
+	/* Short reads in the middle, as a real reader may give. */
+	if (len > 1000)
+		len = 1000;
+	memcpy(buf, m->p + off, len);
+	return (ssize_t)len;
+}
+
+struct keysign {
+	unsigned char sk[crypto_sign_SECRETKEYBYTES];
+	unsigned calls;
+	int fail;
+};
+
+static int key_sign(void *arg, const void *msg, size_t len,
+                    unsigned char sig[crypto_sign_BYTES])
+{
+	struct keysign *k = arg;
+
+	k->calls++;
+	if (k->fail)
+		return -EIO;
+	return crypto_sign_detached(sig, NULL, msg, len, k->sk);
+}
+
+START_TEST(test_reader_and_signer)
+{
+	struct input in[] = {
+		{ .name = "a.bin", .len = 3 * CHUNK + 7 },
+		{ .name = "b/empty", .len = 0 },
+	};
+	struct memsrc src[2];
+	struct sharepkg_file f[2] = { 0 };
+	struct sharepkg_manifest *m = NULL;
+	struct sharepkg_signer sg = { .sign = key_sign };
+	struct keysign ks = { .calls = 0 };
+	struct party r;
+	struct pkg k;
+	int fd, out;
+
+	party_new(&r, "r");
+	crypto_sign_keypair(sg.pk, ks.sk);
+	sg.arg = &ks;
+	inputs_make(in, NELEM(in));
+	for (size_t i = 0; i < NELEM(in); i++) {
+		src[i] = (struct memsrc){ in[i].data, in[i].len, 0 };
+		f[i].name = in[i].name;
+		f[i].fd = -1;
+		f[i].pread = mem_pread;
+		f[i].arg = &src[i];
+		f[i].size = in[i].len;
+	}
+	fd = memfd_create("pkg", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(sharepkg_write_signed(fd, &meta, f, 2, &r.pub, &sg,
+	                                       k.id, k.digest), 0);
+	ck_assert_uint_eq(ks.calls, 1);
+	ck_assert_uint_gt(src[0].calls, 2 * 3 * CHUNK / 1000);
+	k.p = slurp(fd, &k.len);
+	close(fd);
+	out = subdir("out");
+	ck_assert_int_eq(open_mem(k.p, k.len, &r, sg.pk, out, &m), 0);
+	ck_assert_mem_eq(m->sender_pk, sg.pk, sizeof(sg.pk));
+	out_check(out, &in[0]);
+	out_check(out, &in[1]);
+	sharepkg_manifest_free(m);
+	free(k.p);
+
+	/* A size that is not what the reader holds: the file changed. */
+	f[0].size = in[0].len + 1;
+	fd = memfd_create("pkg", MFD_CLOEXEC);
+	ck_assert_int_eq(sharepkg_write_signed(fd, &meta, f, 2, &r.pub, &sg,
+	                                       NULL, NULL), -EAGAIN);
+	close(fd);
+	f[0].size = in[0].len;
+	/* A signer that fails fails the package. */
+	ks.fail = 1;
+	fd = memfd_create("pkg", MFD_CLOEXEC);
+	ck_assert_int_eq(sharepkg_write_signed(fd, &meta, f, 2, &r.pub, &sg,
+	                                       NULL, NULL), -EIO);
+	close(fd);
+	ck_assert_int_eq(sharepkg_write_signed(fd, &meta, f, 2, &r.pub, NULL,
+	                                       NULL, NULL), -EINVAL);
+	close(out);
+	inputs_free(in, NELEM(in));
+	sharepkg_sec_free(r.sec);
+}
+END_TEST
+
 /* ---- round trips ------------------------------------------------------ */
 
 START_TEST(test_roundtrip)
@@ -684,7 +790,7 @@ START_TEST(test_long_names)
 	char name[SHAREPKG_NAME_MAX + 2];
 	struct input in = { .name = name, .len = 77 };
 	struct sharepkg_manifest *m = NULL;
-	struct sharepkg_file f;
+	struct sharepkg_file f = { 0 };
 	struct party r;
 	struct sender s;
 	struct pkg k;
@@ -753,7 +859,7 @@ START_TEST(test_large_sparse)
 	const uint64_t at[] = { 0, 32ull * MIB - 2000, size - 3000 };
 	unsigned char patch[3000], *a, *b;
 	struct sharepkg_manifest *m = NULL;
-	struct sharepkg_file f[2];
+	struct sharepkg_file f[2] = { 0 };
 	struct party r;
 	struct sender s;
 	struct stat st;
@@ -836,7 +942,7 @@ START_TEST(test_pipe)
 		{ .name = "b/c", .len = 100 },
 	};
 	struct sharepkg_manifest *m = NULL;
-	struct sharepkg_file f[2];
+	struct sharepkg_file f[2] = { 0 };
 	struct party r;
 	struct sender s;
 	int p[2], status, out;
@@ -879,7 +985,7 @@ static const char *const unsafe_names[] = {
 START_TEST(test_write_bad_names)
 {
 	struct input in = { .name = "ok", .len = 10 };
-	struct sharepkg_file f[2];
+	struct sharepkg_file f[2] = { 0 };
 	struct party r;
 	struct sender s;
 	struct stat st;
@@ -920,7 +1026,7 @@ START_TEST(test_write_bad_args)
 	struct input in = { .name = "ok", .len = 10 };
 	char big[SHAREPKG_TEXT_MAX + 2];
 	struct sharepkg_meta mt;
-	struct sharepkg_file f;
+	struct sharepkg_file f = { 0 };
 	struct party r;
 	struct sender s;
 	struct stat st;
@@ -1017,7 +1123,7 @@ START_TEST(test_changed_between_passes)
 	                       { .name = "y", .len = 3000 } };
 	struct change c = { 0, 0 };
 	struct sharepkg_test t = { .between = change_file, .arg = &c };
-	struct sharepkg_file f[2];
+	struct sharepkg_file f[2] = { 0 };
 	struct party r;
 	struct sender s;
 	int fd;
@@ -1649,6 +1755,7 @@ static Suite *sharepkg_suite(void)
 	tcase_add_test(core, test_long_names);
 	tcase_add_test(core, test_large_sparse);
 	tcase_add_test(core, test_pipe);
+	tcase_add_test(core, test_reader_and_signer);
 
 	tcase_add_test(errors, test_write_bad_names);
 	tcase_add_test(errors, test_write_bad_args);

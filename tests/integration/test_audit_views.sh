@@ -3,7 +3,7 @@
 # the example policy's roles (roles.ini and rules.ini as shipped):
 #
 #   1. visibility: the auditor sees .audit at the mount root and in every
-#      client folder (listed, stat, the six files); every other role, and a
+#      client folder (listed, stat, the eight files); every other role, and a
 #      user with none, neither lists nor finds it (ENOENT), and each such
 #      attempt is recorded
 #   2. content: events.log / events.csv / events.jsonl are exactly what
@@ -187,12 +187,14 @@ check_eq "OK d 0755 0" "$(op "$AUD" stat "$M/.audit")" "auditor: stat /.audit"
 check_eq "OK d 0755 0" "$(op "$AUD" stat "$M/alpha/.audit")" "auditor: stat alpha/.audit"
 check_match '(^|\n)\.audit($|\n)' "$(op "$AUD" ls "$M")" "auditor: the root lists .audit"
 check_match '(^|\n)\.audit($|\n)' "$(op "$AUD" ls "$M/beta")" "auditor: beta lists .audit"
-check_eq "denied.log
+check_eq "alerts.log
+denied.log
 destructions.csv
 events.csv
 events.jsonl
 events.log
-verify.txt" "$(op "$AUD" ls "$M/alpha/.audit")" "auditor: the six files"
+shares.csv
+verify.txt" "$(op "$AUD" ls "$M/alpha/.audit")" "auditor: the eight files"
 check_eq "$AUD $AUD" "$(as_user "$AUD" stat -c '%U %G' "$M/.audit/events.log" 2>&1)" \
     "auditor: the files show as the auditor's own (so a change reaches the daemon)"
 
