@@ -30,7 +30,8 @@ CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 
 # Pure modules: no FUSE, no globals; unit-tested directly.
 CORE_SRC = src/blockcodec.c src/fsio.c src/namecodec.c src/keywrap.c src/secret.c \
-           src/policy.c src/aclview.c src/audit.c src/auditview.c src/sharepkg.c
+           src/policy.c src/aclview.c src/audit.c src/auditview.c src/sharepkg.c \
+           src/alert.c src/lockout.c src/report.c
 CORE_OBJ = $(CORE_SRC:.c=.o)
 CLI_SRC  = src/vault.c src/unlock.c src/erase.c src/control.c
 CLI_OBJ  = $(CLI_SRC:.c=.o)
@@ -41,7 +42,7 @@ BINS  = src/dossierfs src/dossierctl
 UNITS = $(patsubst %.c,%,$(wildcard tests/check_*.c))
 # dossierfs-faults: the daemon with test-only fault injection in the
 # eraser (DOSSIER_FAULT=write|verify in its environment).
-TOOLS = tests/fsx tests/auditfill tests/dossierfs-faults
+TOOLS = tests/fsx tests/auditfill tests/dossierfs-faults tests/auditscript
 
 
 .PHONY: FORCE all check unit integration install uninstall clean deps demo bench
@@ -62,7 +63,7 @@ src/dossierfs: src/dossierfs.o $(FS_OBJ) $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 src/dossierctl: src/dossierctl.o src/ctl_policy.o src/ctl_audit.o src/ctl_erase.o src/ctl_cert.o \
-		src/ctl_retention.o src/ctl_share.o src/erase_list.o $(CLI_OBJ) \
+		src/ctl_retention.o src/ctl_share.o src/ctl_report.o src/erase_list.o $(CLI_OBJ) \
 		$(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -81,6 +82,10 @@ tests/fsx: tests/fsx.c $(FLAGS_STAMP)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 tests/auditfill: tests/auditfill.c $(CLI_OBJ) $(CORE_OBJ) $(FLAGS_STAMP)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(CLI_OBJ) $(CORE_OBJ) $(PKG_LIBS)
+
+tests/auditscript: tests/auditscript.c $(CLI_OBJ) $(CORE_OBJ) $(FLAGS_STAMP)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(CLI_OBJ) $(CORE_OBJ) $(PKG_LIBS)
 

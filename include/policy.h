@@ -25,6 +25,12 @@
  * policy_allowed() take a NULL policy (and deny, as "no policy"); the
  * other query functions need a loaded one.
  *
+ * [alert NAME] sections (rules for abnormal access, weighed by the alert
+ * engine, alert.h) and the notification settings are read and checked
+ * with the rest; the query functions at the end of this header give them
+ * out, and the matchers there (policy_alert_watches() and the others)
+ * are pure like policy_decide().
+ *
  * Returns: 0 or a negative errno: -EINVAL for a policy that is wrong or
  * unsafe, -ENOMEM, or the errno of a failed read; -ENOENT from a lookup
  * that finds nothing.
@@ -33,6 +39,7 @@
 #define DOSSIER_POLICY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 struct policy;
@@ -222,5 +229,100 @@ struct policy_keep {
 };
 void policy_keep(const struct policy *p, const char *client, time_t mtime,
                  time_t now, struct policy_keep *k);
+
+/* ---- alert rules ------------------------------------------------------ */
+
+/* What an [alert] counts, per user, within its window. */
+enum policy_alert_kind {
+	POL_ALERT_READS = 1,     /* files opened for reading */
+	POL_ALERT_CLIENTS,       /* distinct client folders touched */
+	POL_ALERT_OFF_HOURS,     /* accesses outside its days and hours */
+	POL_ALERT_DENIALS,       /* denied attempts */
+	POL_ALERT_MASS_CHANGE,   /* deletions plus renames */
+	POL_ALERT_SENSITIVE,     /* reads of files matching its files */
+};
+
+/* What the daemon does when an alert fires; RECORD is always set. */
+enum policy_alert_response {
+	POL_RESPONSE_RECORD  = 1u << 0,   /* record the alert event */
+	POL_RESPONSE_NOTIFY  = 1u << 1,   /* ... and run the notify command */
+	POL_RESPONSE_LOCKOUT = 1u << 2,   /* ... and lock the user out */
+};
+
+#define POL_ALERT_THRESHOLD_MAX  100000u  /* largest threshold */
+#define POL_ALERT_WINDOW_MAX     86400u   /* longest window, seconds */
+#define POL_NOTIFY_TIMEOUT_MAX   300u     /* longest notify_timeout */
+#define POL_NOTIFY_TIMEOUT_DEF   10u      /* notify_timeout when unset */
+
+/* One [alert] section. An alert fires for a user when its count within
+ * the window goes over threshold. window_s is 0 only for an off-hours
+ * alert written without a window. Without `roles` (or with roles = *)
+ * any_role is 1 and the alert watches every user, even one in no role;
+ * else roles are the names as written (all of them defined roles).
+ * days and hours (off-hours) are the text as written, files (sensitive)
+ * the globs; NULL and 0 where the section has none. */
+struct policy_alert {
+	const char *name;
+	enum policy_alert_kind kind;
+	uint64_t threshold;
+	unsigned window_s;
+	unsigned response;           /* POL_RESPONSE_ bits */
+	int any_role;
+	const char *const *roles;
+	size_t nroles;
+	const char *const *files;
+	size_t nfiles;
+	const char *days;
+	const char *hours;
+	const char *description;     /* NULL if none */
+	const char *file;
+	int line;
+};
+
+size_t policy_nalerts(const struct policy *p);
+
+/* Alert i (0 <= i < policy_nalerts()), in file order (files in strcmp
+ * order, as they are read); -ENOENT past the end. */
+int policy_alert_at(const struct policy *p, size_t i,
+                    struct policy_alert *out);
+
+/* "reads", "clients", "off-hours", "denials", "mass-change",
+ * "sensitive"; NULL for anything else. */
+const char *policy_alert_kind_name(enum policy_alert_kind kind);
+
+/* "record", "notify" or "lockout" for one POL_RESPONSE_ bit; NULL for
+ * anything else. */
+const char *policy_alert_response_name(unsigned bit);
+
+/* Whether alert i watches user (with groups, or with who, the caller's
+ * memberships from policy_who_new() on this policy, which then wins):
+ * 1 if it does, 0 if not, -EINVAL for a bad index or arguments. */
+int policy_alert_watches(const struct policy *p, size_t i, const char *user,
+                         const char *const *groups, size_t ngroups,
+                         const struct policy_who *who);
+
+/* Whether local time when (tm_wday, tm_hour, tm_min) is inside the days
+ * and hours of alert i: 1 inside, 0 outside (an off-hours alert fires
+ * on accesses outside); -EINVAL for a bad index or time. An alert
+ * without days and hours is inside at any time. */
+int policy_alert_in_hours(const struct policy *p, size_t i,
+                          const struct tm *when);
+
+/* Whether path (inside a client folder, as in struct policy_req) matches
+ * the files of alert i, with the glob rules of `files` in roles and
+ * rules: 1 or 0; "" (the folder itself) never matches an alert with
+ * files; an alert without files matches everything. -EINVAL for a bad
+ * index or path. */
+int policy_alert_path_matches(const struct policy *p, size_t i,
+                              const char *path);
+
+/* The `notify` command of [settings] (an absolute path, not checked for
+ * existence: a missing command is the daemon's run-time failure), or
+ * NULL if unset. */
+const char *policy_notify(const struct policy *p);
+
+/* The `notify_timeout` of [settings] in seconds (1 to 300), or
+ * POL_NOTIFY_TIMEOUT_DEF when unset. */
+unsigned policy_notify_timeout_s(const struct policy *p);
 
 #endif

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libsodium-dev \
 libsqlite3-dev sqlite3 libacl1-dev acl libinih-dev check attr rsync git \
-e2fsprogs python3 util-linux passwd"
+e2fsprogs python3 util-linux passwd chromium-headless-shell"
 
 missing=""
 for p in $PKGS; do

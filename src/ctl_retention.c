@@ -9,6 +9,10 @@
  * ended; `run` deletes them through the mount, which makes the daemon
  * destroy each one (reason "retention" in its destruction record). The
  * policy decides who may: in the example, the records-office role.
+ *
+ * ctl_retention_due_count() is the same walk for dossierctl report: in a
+ * child process that becomes USER, silent, with the count sent back
+ * through a pipe, so that the caller stays root.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +38,7 @@ static const char *prog = "dossierctl";
 struct ropts {
 	const char *mount, *as, *dir, *at;
 	bool run;
+	bool quiet;                  /* count only: print nothing */
 	const struct policy *p;
 	time_t now;
 	unsigned due, held, kept, done, failed;
@@ -83,7 +89,8 @@ static void weigh(struct ropts *o, int dirfd, const char *name,
 	policy_keep(o->p, client, st->st_mtime, o->now, &k);
 	if (k.hold != NULL) {
 		o->held++;
-		printf("held  %s/%s: %s\n", client, path, k.why);
+		if (!o->quiet)
+			printf("held  %s/%s: %s\n", client, path, k.why);
 		return;
 	}
 	if (!k.due) {
@@ -92,6 +99,8 @@ static void weigh(struct ropts *o, int dirfd, const char *name,
 	}
 	o->due++;
 	day(k.due_at, when);
+	if (o->quiet)
+		return;
 	if (!o->run) {
 		printf("due   %s/%s: %s on %s\n", client, path, k.why, when);
 		return;
@@ -130,7 +139,9 @@ static int walk(struct ropts *o, int fd, const char *client, const char *path)
 		                     path[0] ? "/" : "", e->d_name) >= sizeof(sub))
 			continue;
 		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			printf("skip  %s/%s: %s\n", client, sub, strerror(errno));
+			if (!o->quiet)
+				printf("skip  %s/%s: %s\n", client, sub,
+				       strerror(errno));
 			continue;
 		}
 		if (S_ISREG(st.st_mode)) {
@@ -138,7 +149,8 @@ static int walk(struct ropts *o, int fd, const char *client, const char *path)
 		} else if (S_ISDIR(st.st_mode)) {
 			cfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY |
 			             O_NOFOLLOW | O_CLOEXEC);
-			if (cfd < 0 || walk(o, cfd, client, sub) != 0)
+			if ((cfd < 0 || walk(o, cfd, client, sub) != 0) &&
+			    !o->quiet)
 				printf("skip  %s/%s: cannot list it\n", client,
 				       sub);
 		}
@@ -147,7 +159,8 @@ static int walk(struct ropts *o, int fd, const char *client, const char *path)
 	return rc;
 }
 
-static int run(struct ropts *o)
+/* Weighs every file of every client folder of the mount. */
+static int walk_mount(struct ropts *o)
 {
 	DIR *top;
 	struct dirent *e;
@@ -155,17 +168,24 @@ static int run(struct ropts *o)
 
 	if ((top = opendir(o->mount)) == NULL) {
 		fprintf(stderr, "%s: %s: %s\n", prog, o->mount, strerror(errno));
-		return 1;
+		return -1;
 	}
 	while ((e = readdir(top)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;    /* ., .., .audit: client names start otherwise */
 		fd = openat(dirfd(top), e->d_name, O_RDONLY | O_DIRECTORY |
 		            O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || walk(o, fd, e->d_name, "") != 0)
+		if ((fd < 0 || walk(o, fd, e->d_name, "") != 0) && !o->quiet)
 			printf("skip  %s: cannot list it\n", e->d_name);
 	}
 	closedir(top);
+	return 0;
+}
+
+static int run(struct ropts *o)
+{
+	if (walk_mount(o) != 0)
+		return 1;
 	if (o->run)
 		printf("%u past retention: %u deleted (destroyed by the daemon), "
 		       "%u failed; %u held, %u kept\n", o->due, o->done,
@@ -174,6 +194,50 @@ static int run(struct ropts *o)
 		printf("%u past retention, %u held, %u kept\n", o->due, o->held,
 		       o->kept);
 	return o->failed ? 1 : 0;
+}
+
+int ctl_retention_due_count(const char *mount, const char *user,
+                            const struct policy *p, time_t now,
+                            unsigned *due)
+{
+	struct ropts o = { .mount = mount, .quiet = true, .p = p, .now = now };
+	unsigned got = 0;
+	int fds[2], status = -1;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		fprintf(stderr, "%s: pipe: %s\n", prog, strerror(errno));
+		return 1;
+	}
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		fprintf(stderr, "%s: fork: %s\n", prog, strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return 1;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		if (become(user) != 0 || walk_mount(&o) != 0 ||
+		    write(fds[1], &o.due, sizeof(o.due)) != sizeof(o.due))
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	do
+		n = read(fds[0], &got, sizeof(got));
+	while (n < 0 && errno == EINTR);
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (n != sizeof(got) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "%s: cannot weigh the files of %s as %s\n", prog,
+		        mount, user);
+		return 1;
+	}
+	*due = got;
+	return 0;
 }
 
 static int usage(void)

@@ -28,6 +28,9 @@
  *   dossierctl share keygen DIR NAME
  *   dossierctl share open PACKAGE --key SECFILE --out DIR --receipt FILE
  *                         [--sender AUDIT_PUB]
+ *   dossierctl report VAULT --since T --until T [--format text|csv|html]
+ *                     [--policy DIR] [--passphrase-file F | --key-file F]
+ *                     [--mount MNT --as USER] [--out FILE]
  *
  * One function per subcommand, dispatched from a table. Exit status 0 on
  * success, 1 on failure (with one line on stderr), 2 on bad usage.
@@ -232,6 +235,8 @@ static const struct cmd cmds[] = {
 	  "(see retention --help)", NULL, ctl_retention },
 	{ "share", "share request|approve|reject|export|receipt|list|keygen|"
 	  "open ... (see share --help)", NULL, ctl_share },
+	{ "report", "report VAULT --since T --until T ... (see report --help)",
+	  NULL, ctl_report },
 };
 
 static void usage(void)

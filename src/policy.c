@@ -27,12 +27,13 @@
 #define ALLDAYS   0x7fu
 
 enum kind { E_ROLE, E_RULE, E_CLIENT, E_TEAM, E_SETTINGS, E_RETENTION,
-            E_HOLD, E_KINDS };
+            E_HOLD, E_ALERT, E_KINDS };
 
 enum key {
 	K_MEMBERS, K_SCOPE, K_ALLOW, K_DENY, K_FILES, K_DAYS, K_HOURS,
 	K_DESCRIPTION, K_ROLES, K_EFFECT, K_PERMISSIONS, K_OWNER, K_TEAM,
 	K_CLOSED, K_RETENTION, K_HOLD, K_NODE, K_PERIOD, K_FROM, K_REASON,
+	K_KIND, K_THRESHOLD, K_WINDOW, K_RESPONSE, K_NOTIFY, K_NOTIFY_TIMEOUT,
 	K_COUNT
 };
 
@@ -40,9 +41,11 @@ static const char *const key_names[K_COUNT] = {
 	"members", "scope", "allow", "deny", "files", "days", "hours",
 	"description", "roles", "effect", "permissions", "owner", "team",
 	"closed", "retention", "hold", "node", "period", "from", "reason",
+	"kind", "threshold", "window", "response", "notify", "notify_timeout",
 };
 
 #define B(k) (1u << (k))
+_Static_assert(K_COUNT <= 32, "a key set fits in an unsigned");
 
 /* The keys each section type accepts and, of those, the ones it needs. */
 static const struct {
@@ -63,13 +66,36 @@ static const struct {
 		B(K_OWNER) | B(K_MEMBERS) | B(K_TEAM) | B(K_CLOSED) |
 		B(K_RETENTION) | B(K_HOLD) | B(K_DESCRIPTION), 0 },
 	[E_TEAM] = { "team", 1, B(K_MEMBERS) | B(K_DESCRIPTION), B(K_MEMBERS) },
-	[E_SETTINGS] = { "settings", 0, B(K_NODE), 0 },
+	[E_SETTINGS] = { "settings", 0,
+		B(K_NODE) | B(K_NOTIFY) | B(K_NOTIFY_TIMEOUT), 0 },
 	[E_RETENTION] = { "retention", 1,
 		B(K_SCOPE) | B(K_PERIOD) | B(K_FROM) | B(K_DESCRIPTION),
 		B(K_SCOPE) | B(K_PERIOD) },
 	[E_HOLD] = { "hold", 1, B(K_SCOPE) | B(K_REASON) | B(K_DESCRIPTION),
 		B(K_SCOPE) | B(K_REASON) },
+	/* threshold, window, days, hours and files: required or refused
+	 * by kind, in compile_alert(). */
+	[E_ALERT] = { "alert", 1,
+		B(K_KIND) | B(K_THRESHOLD) | B(K_WINDOW) | B(K_RESPONSE) |
+		B(K_ROLES) | B(K_DAYS) | B(K_HOURS) | B(K_FILES) |
+		B(K_DESCRIPTION),
+		B(K_KIND) | B(K_RESPONSE) },
 };
+
+/* Indexed by enum policy_alert_kind. */
+static const char *const alert_kinds[] = {
+	[POL_ALERT_READS] = "reads",
+	[POL_ALERT_CLIENTS] = "clients",
+	[POL_ALERT_OFF_HOURS] = "off-hours",
+	[POL_ALERT_DENIALS] = "denials",
+	[POL_ALERT_MASS_CHANGE] = "mass-change",
+	[POL_ALERT_SENSITIVE] = "sensitive",
+};
+#define NALERT_KINDS (sizeof(alert_kinds) / sizeof(alert_kinds[0]))
+
+/* Bit i is POL_RESPONSE_ 1 << i. */
+static const char *const response_names[] = { "record", "notify",
+                                              "lockout" };
 
 static const char *const perm_names[] = {
 	"list", "read", "write", "create", "rename", "delete", "register",
@@ -136,13 +162,21 @@ struct entry {
 	int from_changed;         /* counted from the file's last change */
 	int has_closed;           /* client: closed = YYYY-MM-DD */
 	struct tm closed;         /* ... that day, 00:00 UTC */
+	/* [alert]: its roles are rolenames, roles and any_role, as for a
+	 * rule; its days and hours are when. */
+	enum policy_alert_kind alert_kind;  /* 0 if unknown */
+	uint64_t threshold;
+	unsigned window_s;        /* 0: none given */
+	unsigned response;        /* POL_RESPONSE_ bits */
+	unsigned timeout_s;       /* settings: notify_timeout */
 };
 
 struct policy {
 	struct entry **all;       /* owns every entry, in load order */
 	size_t nall;
-	const struct entry **roles, **rules, **teams;  /* load order */
-	size_t nroles, nrules, nteams;
+	/* In load order. */
+	const struct entry **roles, **rules, **teams, **alerts;
+	size_t nroles, nrules, nteams, nalerts;
 	const struct entry **clients;                  /* by name */
 	size_t nclients;
 	const struct entry *settings;
@@ -496,20 +530,9 @@ static int compile_window(struct loader *l, struct entry *e)
 	return 0;
 }
 
-static int compile_rule(struct loader *l, struct entry *e)
+/* The `roles` of a rule or an alert: names, or "*" alone. */
+static int compile_roles(struct loader *l, struct entry *e)
 {
-	const char *eff = e->raw[K_EFFECT];
-	unsigned perms = 0;
-
-	if (compile_perms(l, e, K_PERMISSIONS, &perms) != 0)
-		return -1;
-	if (eff != NULL && strcmp(eff, "allow") == 0)
-		e->allow = perms;
-	else if (eff != NULL && strcmp(eff, "deny") == 0)
-		e->deny = perms;
-	else if (eff != NULL)
-		say(l, e->file, e->kline[K_EFFECT], 0,
-		    "bad effect '%s': expected allow or deny", eff);
 	if (e->raw[K_ROLES] == NULL)
 		return 0;
 	if (split(l, e->raw[K_ROLES], ",\n", &e->rolenames) != 0)
@@ -527,6 +550,23 @@ static int compile_rule(struct loader *l, struct entry *e)
 		say(l, e->file, e->kline[K_ROLES], 0,
 		    "'*' must stand alone in roles");
 	return 0;
+}
+
+static int compile_rule(struct loader *l, struct entry *e)
+{
+	const char *eff = e->raw[K_EFFECT];
+	unsigned perms = 0;
+
+	if (compile_perms(l, e, K_PERMISSIONS, &perms) != 0)
+		return -1;
+	if (eff != NULL && strcmp(eff, "allow") == 0)
+		e->allow = perms;
+	else if (eff != NULL && strcmp(eff, "deny") == 0)
+		e->deny = perms;
+	else if (eff != NULL)
+		say(l, e->file, e->kline[K_EFFECT], 0,
+		    "bad effect '%s': expected allow or deny", eff);
+	return compile_roles(l, e);
 }
 
 /* "N" followed by d, m or y (N from 1 to 9999) into e's period. */
@@ -612,6 +652,151 @@ static int compile_keep(struct loader *l, struct entry *e)
 	return 0;
 }
 
+/* "N" and s, m or h, from min to max seconds, into *out; 0 or -1. */
+static int parse_duration(const char *v, unsigned min, unsigned max,
+                          unsigned *out)
+{
+	unsigned long n = 0, unit;
+	const char *s = v;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	for (; isdigit((unsigned char)*s); s++)
+		if ((n = n * 10 + (unsigned long)(*s - '0')) > max)
+			return -1;
+	unit = *s == 's' ? 1 : *s == 'm' ? 60 : *s == 'h' ? 3600 : 0;
+	if (unit == 0 || s[1] != '\0' || n * unit < min || n * unit > max)
+		return -1;
+	*out = (unsigned)(n * unit);
+	return 0;
+}
+
+/* Decimal digits only, at most max, into *out; 0 or -1. */
+static int parse_count(const char *v, uint64_t max, uint64_t *out)
+{
+	uint64_t n = 0;
+
+	if (*v == '\0')
+		return -1;
+	for (; *v != '\0'; v++)
+		if (!isdigit((unsigned char)*v) ||
+		    (n = n * 10 + (uint64_t)(*v - '0')) > max)
+			return -1;
+	*out = n;
+	return 0;
+}
+
+/* An absolute path to run: no control characters, not a directory. */
+static int good_command(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 2 || n >= PATH_MAX || s[0] != '/' || s[n - 1] == '/')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (iscntrl((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+static void compile_response(struct loader *l, struct entry *e)
+{
+	struct strv sv = { 0 };
+	size_t b;
+
+	e->response = POL_RESPONSE_RECORD;
+	if (e->raw[K_RESPONSE] == NULL ||
+	    split(l, e->raw[K_RESPONSE], ",\n", &sv) != 0)
+		return;
+	if (sv.n == 0)
+		say(l, e->file, e->kline[K_RESPONSE], 0, "empty response");
+	for (size_t i = 0; i < sv.n; i++) {
+		for (b = 0; b < 3; b++)
+			if (strcmp(sv.v[i], response_names[b]) == 0)
+				break;
+		if (b < 3)
+			e->response |= 1u << b;
+		else
+			say(l, e->file, e->kline[K_RESPONSE], 0, "bad response "
+			    "'%s': expected record, notify or lockout",
+			    sv.v[i]);
+	}
+	strv_free(&sv);
+}
+
+/* Reports key k of alert e as missing (need) or as out of place. */
+static void alert_key(struct loader *l, const struct entry *e, enum key k,
+                      int need, const char *kind)
+{
+	char lb[NAME_MAX + 16];
+
+	if (need && e->kline[k] == 0)
+		say(l, e->file, e->line, 0, "missing key '%s' in [%s]: kind "
+		    "%s needs it", key_names[k], label(e, lb, sizeof(lb)),
+		    kind);
+	else if (!need && e->kline[k] != 0)
+		say(l, e->file, e->kline[k], 0, "key '%s' does not apply to "
+		    "kind %s", key_names[k], kind);
+}
+
+static int compile_alert(struct loader *l, struct entry *e)
+{
+	const char *v = e->raw[K_KIND];
+	size_t k = 0;
+
+	for (size_t i = 1; v != NULL && i < NALERT_KINDS && k == 0; i++)
+		if (strcmp(v, alert_kinds[i]) == 0)
+			k = i;
+	if (v != NULL && k == 0)
+		say(l, e->file, e->kline[K_KIND], 0, "unknown alert kind '%s': "
+		    "expected reads, clients, off-hours, denials, mass-change "
+		    "or sensitive", v);
+	e->alert_kind = (enum policy_alert_kind)k;
+	if ((v = e->raw[K_THRESHOLD]) != NULL &&
+	    parse_count(v, POL_ALERT_THRESHOLD_MAX, &e->threshold) != 0)
+		say(l, e->file, e->kline[K_THRESHOLD], 0, "bad threshold '%s': "
+		    "expected a whole number from 0 to %u", v,
+		    POL_ALERT_THRESHOLD_MAX);
+	if ((v = e->raw[K_WINDOW]) != NULL &&
+	    parse_duration(v, 1, POL_ALERT_WINDOW_MAX, &e->window_s) != 0)
+		say(l, e->file, e->kline[K_WINDOW], 0, "bad window '%s': "
+		    "expected a number and s, m or h, from 1s to 24h (30s, "
+		    "10m, 1h)", v);
+	compile_response(l, e);
+	e->any_role = e->raw[K_ROLES] == NULL;
+	if (compile_roles(l, e) != 0 || compile_files(l, e) != 0 ||
+	    compile_window(l, e) != 0)
+		return -1;
+	if (k == 0)
+		return 0;
+	v = alert_kinds[k];
+	if (k != POL_ALERT_OFF_HOURS) {
+		alert_key(l, e, K_THRESHOLD, 1, v);
+		alert_key(l, e, K_WINDOW, 1, v);
+	}
+	alert_key(l, e, K_DAYS, k == POL_ALERT_OFF_HOURS, v);
+	alert_key(l, e, K_HOURS, k == POL_ALERT_OFF_HOURS, v);
+	alert_key(l, e, K_FILES, k == POL_ALERT_SENSITIVE, v);
+	return 0;
+}
+
+static void compile_settings(struct loader *l, struct entry *e)
+{
+	const char *v = e->raw[K_NODE];
+
+	if (v != NULL && !good_name(v))
+		say(l, e->file, e->kline[K_NODE], 0, "bad node name '%s'", v);
+	if ((v = e->raw[K_NOTIFY]) != NULL && !good_command(v))
+		say(l, e->file, e->kline[K_NOTIFY], 0, "bad notify '%s': "
+		    "expected the absolute path of a command", v);
+	e->timeout_s = POL_NOTIFY_TIMEOUT_DEF;
+	if ((v = e->raw[K_NOTIFY_TIMEOUT]) != NULL &&
+	    parse_duration(v, 1, POL_NOTIFY_TIMEOUT_MAX, &e->timeout_s) != 0)
+		say(l, e->file, e->kline[K_NOTIFY_TIMEOUT], 0, "bad "
+		    "notify_timeout '%s': expected a number and s or m, from "
+		    "1s to 5m", v);
+}
+
 /* Checks the values of one section and turns them into its fields. */
 static int compile(struct loader *l, struct entry *e)
 {
@@ -640,10 +825,10 @@ static int compile(struct loader *l, struct entry *e)
 	case E_TEAM:
 		return compile_members(l, e);
 	case E_SETTINGS:
-		if (e->raw[K_NODE] != NULL && !good_name(e->raw[K_NODE]))
-			say(l, e->file, e->kline[K_NODE], 0,
-			    "bad node name '%s'", e->raw[K_NODE]);
+		compile_settings(l, e);
 		return 0;
+	case E_ALERT:
+		return compile_alert(l, e);
 	case E_KINDS:
 		break;
 	}
@@ -1200,8 +1385,10 @@ static int sort_out(struct loader *l)
 	p->rules = calloc(p->nall + 1, sizeof(*p->rules));
 	p->teams = calloc(p->nall + 1, sizeof(*p->teams));
 	p->clients = calloc(p->nall + 1, sizeof(*p->clients));
+	p->alerts = calloc(p->nall + 1, sizeof(*p->alerts));
 	s = malloc((p->nall + 1) * sizeof(*s));
-	if (!p->roles || !p->rules || !p->teams || !p->clients || !s) {
+	if (!p->roles || !p->rules || !p->teams || !p->clients ||
+	    !p->alerts || !s) {
 		free(s);
 		nomem(l);
 		return -ENOMEM;
@@ -1229,6 +1416,7 @@ static int sort_out(struct loader *l)
 		case E_ROLE: list = &p->roles; count = &p->nroles; break;
 		case E_RULE: list = &p->rules; count = &p->nrules; break;
 		case E_TEAM: list = &p->teams; count = &p->nteams; break;
+		case E_ALERT: list = &p->alerts; count = &p->nalerts; break;
 		case E_SETTINGS: p->settings = e; break;
 		default: break;
 		}
@@ -1250,11 +1438,12 @@ static void resolve_scope(struct loader *l, const struct entry *e)
 		    "scope names undefined team '%s'", e->scope.team);
 }
 
-/* Ties rules to their roles and clients to their teams. */
+/* Ties rules and alerts to their roles and clients to their teams. */
 static int resolve(struct loader *l)
 {
 	struct policy *p = l->p;
 	const struct entry *t;
+	char lb[NAME_MAX + 16];
 
 	for (size_t i = 0; i < p->nall; i++) {
 		struct entry *e = p->all[i];
@@ -1269,7 +1458,7 @@ static int resolve(struct loader *l)
 				    e->name, e->raw[K_TEAM]);
 			e->team = t;
 		}
-		if (e->kind != E_RULE || e->any_role)
+		if ((e->kind != E_RULE && e->kind != E_ALERT) || e->any_role)
 			continue;
 		e->roles = calloc(e->rolenames.n + 1, sizeof(*e->roles));
 		if (e->roles == NULL) {
@@ -1282,13 +1471,32 @@ static int resolve(struct loader *l)
 			t = find(p->roles, p->nroles, e->rolenames.v[j]);
 			if (t == NULL)
 				say(l, e->file, e->kline[K_ROLES], 0,
-				    "[rule %s] names undefined role '%s'",
-				    e->name, e->rolenames.v[j]);
+				    "[%s] names undefined role '%s'",
+				    label(e, lb, sizeof(lb)),
+				    e->rolenames.v[j]);
 			else
 				e->roles[e->nroles++] = t;
 		}
 	}
 	return 0;
+}
+
+/* An alert that would notify needs a command to run. */
+static void check_notify(struct loader *l)
+{
+	const struct policy *p = l->p;
+	char lb[NAME_MAX + 16];
+
+	if (p->settings != NULL && p->settings->raw[K_NOTIFY] != NULL)
+		return;
+	for (size_t i = 0; i < p->nalerts; i++) {
+		const struct entry *e = p->alerts[i];
+
+		if (e->response & POL_RESPONSE_NOTIFY)
+			say(l, e->file, e->kline[K_RESPONSE], 0, "[%s] has "
+			    "response notify, but [settings] has no notify "
+			    "command", label(e, lb, sizeof(lb)));
+	}
 }
 
 /* 1 if getpwnam_r (user) or getgrnam_r (group) knows name, or cannot
@@ -1451,6 +1659,7 @@ static int finish(struct loader *l, const char *dir)
 			return -ENOMEM;
 	if (sort_out(l) != 0 || resolve(l) != 0)
 		return -ENOMEM;
+	check_notify(l);
 	warn(l, dir);
 	crypto_generichash_final(&l->hash, h, sizeof(h));
 	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
@@ -1534,6 +1743,7 @@ void policy_free(struct policy *p)
 	free(p->rules);
 	free(p->teams);
 	free(p->clients);
+	free(p->alerts);
 	free(p);
 }
 
@@ -2108,6 +2318,114 @@ int policy_client_find(const struct policy *p, const char *name,
 		return -ENOENT;
 	client_info(e, out);
 	return 0;
+}
+
+/* ---- alert rules ------------------------------------------------------- */
+
+size_t policy_nalerts(const struct policy *p)
+{
+	return p->nalerts;
+}
+
+int policy_alert_at(const struct policy *p, size_t i,
+                    struct policy_alert *out)
+{
+	const struct entry *e;
+
+	if (i >= p->nalerts)
+		return -ENOENT;
+	e = p->alerts[i];
+	out->name = e->name;
+	out->kind = e->alert_kind;
+	out->threshold = e->threshold;
+	out->window_s = e->window_s;
+	out->response = e->response;
+	out->any_role = e->any_role;
+	out->roles = e->any_role ? NULL
+	                         : (const char *const *)e->rolenames.v;
+	out->nroles = e->any_role ? 0 : e->rolenames.n;
+	out->files = (const char *const *)e->files.v;
+	out->nfiles = e->files.n;
+	out->days = e->raw[K_DAYS];
+	out->hours = e->raw[K_HOURS];
+	out->description = e->raw[K_DESCRIPTION];
+	out->file = e->file;
+	out->line = e->line;
+	return 0;
+}
+
+const char *policy_alert_kind_name(enum policy_alert_kind kind)
+{
+	if ((size_t)kind == 0 || (size_t)kind >= NALERT_KINDS)
+		return NULL;
+	return alert_kinds[kind];
+}
+
+const char *policy_alert_response_name(unsigned bit)
+{
+	for (unsigned i = 0; i < 3; i++)
+		if (bit == 1u << i)
+			return response_names[i];
+	return NULL;
+}
+
+int policy_alert_watches(const struct policy *p, size_t i, const char *user,
+                         const char *const *groups, size_t ngroups,
+                         const struct policy_who *who)
+{
+	struct policy_req r = { .user = user, .groups = groups,
+	                        .ngroups = ngroups, .who = who };
+	const struct entry *e;
+
+	if (p == NULL || i >= p->nalerts || user == NULL ||
+	    (ngroups > 0 && groups == NULL) || (who != NULL && who->p != p))
+		return -EINVAL;
+	e = p->alerts[i];
+	if (e->any_role)
+		return 1;
+	for (size_t j = 0; j < e->nroles; j++)
+		if (in_role(&r, e->roles[j]))
+			return 1;
+	return 0;
+}
+
+int policy_alert_in_hours(const struct policy *p, size_t i,
+                          const struct tm *when)
+{
+	if (p == NULL || i >= p->nalerts || when == NULL ||
+	    when->tm_wday < 0 || when->tm_wday > 6 || when->tm_hour < 0 ||
+	    when->tm_hour > 23 || when->tm_min < 0 || when->tm_min > 59)
+		return -EINVAL;
+	return in_window(&p->alerts[i]->when, when);
+}
+
+int policy_alert_path_matches(const struct policy *p, size_t i,
+                              const char *path)
+{
+	const struct entry *e;
+
+	if (p == NULL || i >= p->nalerts || path == NULL || !valid_path(path))
+		return -EINVAL;
+	e = p->alerts[i];
+	if (e->files.n == 0)
+		return 1;
+	if (path[0] == '\0')
+		return 0;
+	for (size_t j = 0; j < e->files.n; j++)
+		if (glob_hits(e->files.v[j], path))
+			return 1;
+	return 0;
+}
+
+const char *policy_notify(const struct policy *p)
+{
+	return p->settings != NULL ? p->settings->raw[K_NOTIFY] : NULL;
+}
+
+unsigned policy_notify_timeout_s(const struct policy *p)
+{
+	return p->settings != NULL ? p->settings->timeout_s
+	                           : POL_NOTIFY_TIMEOUT_DEF;
 }
 
 /* ---- retention and legal hold ------------------------------------------ */

@@ -4,7 +4,7 @@
  * file:line, the file security checks (mode, ACL, symlinks, ownership),
  * and the decisions: scopes, deny over allow, default deny, files globs,
  * days and hours, groups, client owners, root, and the example policy of
- * policy/.
+ * policy/; [alert] sections and the notify settings, with their matchers.
  *
  * Each test writes its policy into a fresh mkdtemp directory (0755, files
  * 0644), removed afterwards even when the test fails. Tests that change
@@ -183,6 +183,15 @@ static void put(const char *name, const char *text)
 	ck_assert_int_eq(fchmod(fd, 0644), 0);
 	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
 	ck_assert_int_eq(close(fd), 0);
+}
+
+static void unlink_ini(const char *name)
+{
+	char path[PATH_MAX];
+
+	path_of(name, path);
+	ck_assert_msg(unlink(path) == 0, "unlink %s: %s", path,
+	              strerror(errno));
 }
 
 static int load(struct policy **p)
@@ -967,13 +976,211 @@ START_TEST(test_introspection)
 }
 END_TEST
 
+/* ---- core: alert rules -------------------------------------------------- */
+
+START_TEST(test_alerts)
+{
+	static const char *const adm[] = { "adm", NULL };
+	struct policy_alert a;
+	struct policy_who *w;
+	struct policy *p;
+	struct tm t;
+
+	put("roles.ini",
+	    "[role managers]\nmembers = @staff\nscope = all\nallow = read\n"
+	    "[role audit]\nmembers = @adm, bin\nscope = all\n"
+	    "allow = audit\n");
+	put("settings.ini", "[settings]\nnode = n1\n"
+	    "notify = /usr/local/sbin/no-such-notify-command\n"
+	    "notify_timeout = 2m\n");
+	put("alerts.ini",
+	    "[alert bulk]\n"                      /* 1 */
+	    "description = many reads\n"
+	    "kind = reads\nthreshold = 200\nwindow = 10m\n"
+	    "response = notify\n"
+	    "[alert wide]\n"                      /* 7 */
+	    "kind = clients\nthreshold = 0\nwindow = 30s\n"
+	    "response = record, lockout, notify\nroles = managers, audit\n"
+	    "[alert night]\n"                     /* 13 */
+	    "kind = off-hours\ndays = mon-fri\nhours = 07:00-20:00\n"
+	    "response = record\nroles = *\n"
+	    "[alert probing]\n"                   /* 19 */
+	    "kind = denials\nthreshold = 10\nwindow = 5m\n"
+	    "response = lockout\nroles = audit\n"
+	    "[alert wipe]\n"                      /* 25 */
+	    "kind = mass-change\nthreshold = 50\nwindow = 1h\n"
+	    "response = notify,lockout\n"
+	    "[alert ids]\n"                       /* 30 */
+	    "kind = sensitive\nfiles = id-scan*, ID,\n  */contracts/*\n"
+	    "threshold = 20\nwindow = 24h\nresponse = notify\n"
+	    "[alert night-burst]\n"               /* 37 */
+	    "kind = off-hours\ndays = sat, sun\nhours = all\n"
+	    "threshold = 3\nwindow = 15m\nresponse = record\n");
+	p = load_clean();
+
+	ck_assert_str_eq(policy_notify(p),
+	                 "/usr/local/sbin/no-such-notify-command");
+	ck_assert_uint_eq(policy_notify_timeout_s(p), 120);
+	ck_assert_uint_eq(policy_nalerts(p), 7);
+	ck_assert_int_eq(policy_alert_at(p, 7, &a), -ENOENT);
+
+	ck_assert_int_eq(policy_alert_at(p, 0, &a), 0);
+	ck_assert_str_eq(a.name, "bulk");
+	ck_assert_int_eq(a.kind, POL_ALERT_READS);
+	ck_assert_uint_eq(a.threshold, 200);
+	ck_assert_uint_eq(a.window_s, 600);
+	ck_assert_uint_eq(a.response, POL_RESPONSE_RECORD |
+	                  POL_RESPONSE_NOTIFY);
+	ck_assert_int_eq(a.any_role, 1);
+	ck_assert_uint_eq(a.nroles, 0);
+	ck_assert_uint_eq(a.nfiles, 0);
+	ck_assert_ptr_null(a.days);
+	ck_assert_str_eq(a.description, "many reads");
+	ck_assert_int_eq(a.line, 1);
+	ck_assert_msg(strstr(a.file, "/alerts.ini") != NULL, "%s", a.file);
+
+	ck_assert_int_eq(policy_alert_at(p, 1, &a), 0);
+	ck_assert_str_eq(a.name, "wide");
+	ck_assert_int_eq(a.kind, POL_ALERT_CLIENTS);
+	ck_assert_uint_eq(a.threshold, 0);
+	ck_assert_uint_eq(a.window_s, 30);
+	ck_assert_uint_eq(a.response, POL_RESPONSE_RECORD |
+	                  POL_RESPONSE_NOTIFY | POL_RESPONSE_LOCKOUT);
+	ck_assert_int_eq(a.any_role, 0);
+	ck_assert_uint_eq(a.nroles, 2);
+	ck_assert_str_eq(a.roles[0], "managers");
+	ck_assert_str_eq(a.roles[1], "audit");
+	ck_assert_ptr_null(a.description);
+	ck_assert_int_eq(a.line, 7);
+
+	ck_assert_int_eq(policy_alert_at(p, 2, &a), 0);
+	ck_assert_int_eq(a.kind, POL_ALERT_OFF_HOURS);
+	ck_assert_uint_eq(a.threshold, 0);
+	ck_assert_uint_eq(a.window_s, 0);
+	ck_assert_uint_eq(a.response, POL_RESPONSE_RECORD);
+	ck_assert_int_eq(a.any_role, 1);
+	ck_assert_str_eq(a.days, "mon-fri");
+	ck_assert_str_eq(a.hours, "07:00-20:00");
+
+	ck_assert_int_eq(policy_alert_at(p, 3, &a), 0);
+	ck_assert_int_eq(a.kind, POL_ALERT_DENIALS);
+	ck_assert_uint_eq(a.response, POL_RESPONSE_RECORD |
+	                  POL_RESPONSE_LOCKOUT);
+	ck_assert_int_eq(policy_alert_at(p, 4, &a), 0);
+	ck_assert_int_eq(a.kind, POL_ALERT_MASS_CHANGE);
+	ck_assert_uint_eq(a.window_s, 3600);
+	ck_assert_int_eq(policy_alert_at(p, 5, &a), 0);
+	ck_assert_int_eq(a.kind, POL_ALERT_SENSITIVE);
+	ck_assert_uint_eq(a.window_s, 86400);
+	ck_assert_uint_eq(a.nfiles, 3);
+	ck_assert_str_eq(a.files[0], "id-scan*");
+	ck_assert_str_eq(a.files[2], "*/contracts/*");
+	ck_assert_int_eq(policy_alert_at(p, 6, &a), 0);
+	ck_assert_uint_eq(a.threshold, 3);
+	ck_assert_uint_eq(a.window_s, 900);
+
+	/* names */
+	ck_assert_str_eq(policy_alert_kind_name(POL_ALERT_READS), "reads");
+	ck_assert_str_eq(policy_alert_kind_name(POL_ALERT_OFF_HOURS),
+	                 "off-hours");
+	ck_assert_str_eq(policy_alert_kind_name(POL_ALERT_MASS_CHANGE),
+	                 "mass-change");
+	ck_assert_str_eq(policy_alert_kind_name(POL_ALERT_SENSITIVE),
+	                 "sensitive");
+	ck_assert_ptr_null(policy_alert_kind_name(0));
+	ck_assert_ptr_null(policy_alert_kind_name(POL_ALERT_SENSITIVE + 1));
+	ck_assert_str_eq(policy_alert_response_name(POL_RESPONSE_RECORD),
+	                 "record");
+	ck_assert_str_eq(policy_alert_response_name(POL_RESPONSE_LOCKOUT),
+	                 "lockout");
+	ck_assert_ptr_null(policy_alert_response_name(0));
+	ck_assert_ptr_null(policy_alert_response_name(POL_RESPONSE_NOTIFY |
+	                                              POL_RESPONSE_LOCKOUT));
+
+	/* who is watched: * is everyone, even without a role */
+	ck_assert_int_eq(policy_alert_watches(p, 0, "nobody", NULL, 0, NULL),
+	                 1);
+	ck_assert_int_eq(policy_alert_watches(p, 1, "x", STAFF, 1, NULL), 1);
+	ck_assert_int_eq(policy_alert_watches(p, 1, "x", adm, 1, NULL), 1);
+	ck_assert_int_eq(policy_alert_watches(p, 1, "x", NULL, 0, NULL), 0);
+	ck_assert_int_eq(policy_alert_watches(p, 3, "bin", NULL, 0, NULL), 1);
+	ck_assert_int_eq(policy_alert_watches(p, 3, "x", STAFF, 1, NULL), 0);
+	ck_assert_int_eq(policy_alert_watches(p, 7, "x", NULL, 0, NULL),
+	                 -EINVAL);
+	ck_assert_int_eq(policy_alert_watches(p, 0, NULL, NULL, 0, NULL),
+	                 -EINVAL);
+	ck_assert_int_eq(policy_alert_watches(p, 0, "x", NULL, 2, NULL),
+	                 -EINVAL);
+	ck_assert_int_eq(policy_who_new(p, "x", adm, 1, &w), 0);
+	ck_assert_int_eq(policy_alert_watches(p, 3, "x", NULL, 0, w), 1);
+	ck_assert_int_eq(policy_alert_watches(p, 3, "x", STAFF, 1, w), 1);
+	policy_who_free(w);
+	ck_assert_int_eq(policy_who_new(p, "x", STAFF, 1, &w), 0);
+	ck_assert_int_eq(policy_alert_watches(p, 3, "x", NULL, 0, w), 0);
+	ck_assert_int_eq(policy_alert_watches(p, 1, "x", NULL, 0, w), 1);
+	policy_who_free(w);
+
+	/* office hours: end excluded */
+	t = at(1, 7, 0);
+	ck_assert_int_eq(policy_alert_in_hours(p, 2, &t), 1);
+	t = at(5, 19, 59);
+	ck_assert_int_eq(policy_alert_in_hours(p, 2, &t), 1);
+	t = at(5, 20, 0);
+	ck_assert_int_eq(policy_alert_in_hours(p, 2, &t), 0);
+	t = at(2, 6, 59);
+	ck_assert_int_eq(policy_alert_in_hours(p, 2, &t), 0);
+	t = at(6, 12, 0);
+	ck_assert_int_eq(policy_alert_in_hours(p, 2, &t), 0);
+	ck_assert_int_eq(policy_alert_in_hours(p, 6, &t), 1);
+	t = at(0, 3, 0);
+	ck_assert_int_eq(policy_alert_in_hours(p, 0, &t), 1);
+	t = at(7, 3, 0);
+	ck_assert_int_eq(policy_alert_in_hours(p, 2, &t), -EINVAL);
+	t = at(1, 24, 0);
+	ck_assert_int_eq(policy_alert_in_hours(p, 2, &t), -EINVAL);
+	ck_assert_int_eq(policy_alert_in_hours(p, 2, NULL), -EINVAL);
+	ck_assert_int_eq(policy_alert_in_hours(p, 9, &noon), -EINVAL);
+
+	/* files: the globs of roles and rules */
+	ck_assert_int_eq(policy_alert_path_matches(p, 5, "id-scan-1.jpg"), 1);
+	ck_assert_int_eq(policy_alert_path_matches(p, 5, "2024/id-scan.pdf"),
+	                 1);
+	ck_assert_int_eq(policy_alert_path_matches(p, 5, "ID/front.jpg"), 1);
+	ck_assert_int_eq(policy_alert_path_matches(p, 5, "IDs/front.jpg"), 0);
+	ck_assert_int_eq(policy_alert_path_matches(p, 5, "a/contracts/b"), 1);
+	ck_assert_int_eq(policy_alert_path_matches(p, 5, "contracts/b"), 0);
+	ck_assert_int_eq(policy_alert_path_matches(p, 5, "notes.txt"), 0);
+	ck_assert_int_eq(policy_alert_path_matches(p, 5, ""), 0);
+	ck_assert_int_eq(policy_alert_path_matches(p, 5, "/ID"), -EINVAL);
+	ck_assert_int_eq(policy_alert_path_matches(p, 5, "a/../ID"), -EINVAL);
+	ck_assert_int_eq(policy_alert_path_matches(p, 5, NULL), -EINVAL);
+	ck_assert_int_eq(policy_alert_path_matches(p, 0, "notes.txt"), 1);
+	ck_assert_int_eq(policy_alert_path_matches(p, 7, "ID"), -EINVAL);
+	policy_free(p);
+
+	/* no [settings]: no command, the default timeout */
+	put("settings.ini", "# none\n");
+	put("alerts.ini", "[alert a]\nkind = denials\nthreshold = 1\n"
+	    "window = 1s\nresponse = lockout\n");
+	p = load_clean();
+	ck_assert_ptr_null(policy_notify(p));
+	ck_assert_uint_eq(policy_notify_timeout_s(p), POL_NOTIFY_TIMEOUT_DEF);
+	ck_assert_uint_eq(policy_nalerts(p), 1);
+	policy_free(p);
+	put("settings.ini", "[settings]\nnode = n1\n");
+	p = load_clean();
+	ck_assert_uint_eq(policy_notify_timeout_s(p), 10);
+	policy_free(p);
+}
+END_TEST
+
 /* ---- core: the example policy ------------------------------------------ */
 
 static void copy_example(void)
 {
 	static const char *const files[] = {
 		"settings.ini", "roles.ini", "rules.ini", "teams.ini",
-		"clients.ini",
+		"clients.ini", "retention.ini", "alerts.ini",
 	};
 	const char *from = getenv("POLICY_EXAMPLE_DIR");
 	char path[PATH_MAX], buf[65536];
@@ -1094,6 +1301,31 @@ START_TEST(test_example_policy)
 	       "default deny");
 	DENIED(p, REQ("mallory", STAFF, NULL, NULL, NULL, POL_LIST),
 	       "default deny");
+
+	/* alerts: one of each kind; the notify command need not exist */
+	{
+		static const enum policy_alert_kind kinds[] = {
+			POL_ALERT_READS, POL_ALERT_CLIENTS,
+			POL_ALERT_OFF_HOURS, POL_ALERT_DENIALS,
+			POL_ALERT_MASS_CHANGE, POL_ALERT_SENSITIVE,
+		};
+		struct policy_alert a;
+
+		ck_assert_uint_eq(policy_nalerts(p), NELEM(kinds));
+		for (size_t i = 0; i < NELEM(kinds); i++) {
+			ck_assert_int_eq(policy_alert_at(p, i, &a), 0);
+			ck_assert_int_eq(a.kind, kinds[i]);
+		}
+		ck_assert_str_eq(policy_notify(p),
+		                 "/usr/local/sbin/dossierfs-notify");
+		ck_assert_uint_eq(policy_notify_timeout_s(p), 10);
+		ck_assert_int_eq(policy_alert_watches(p, 1, "alice", manager,
+		                                      1, NULL), 1);
+		ck_assert_int_eq(policy_alert_watches(p, 1, "dana", audit, 1,
+		                                      NULL), 0);
+		ck_assert_int_eq(policy_alert_path_matches(p, 5,
+		                 "ID/id-scan-front.jpg"), 1);
+	}
 	policy_free(p);
 }
 END_TEST
@@ -1520,6 +1752,176 @@ START_TEST(test_retention)
 }
 END_TEST
 
+/* [alert] sections and the notify settings: every key, good and bad. */
+START_TEST(test_err_alerts)
+{
+	static const char *const bad_windows[] = {
+		"0s", "25h", "86401s", "10", "10d", "m", "1.5m", "-1m", "10 m",
+		"1441m", "99999999999999999999s",
+	};
+	static const char *const bad_thresholds[] = {
+		"-1", "1.5", "100001", "ten", "+3", "0x10", "1e3",
+	};
+	static const char *const bad_timeouts[] = {
+		"0s", "6m", "301s", "10", "1h",
+	};
+	char text[512];
+	struct policy *p;
+
+	/* lines: [alert a] 5, kind 6, threshold 7, window 8, response 9 */
+	one_error("[alert a]\nkind = reeds\nthreshold = 1\nwindow = 1m\n"
+	          "response = record", 6, "unknown alert kind 'reeds': "
+	          "expected reads, clients, off-hours, denials, mass-change "
+	          "or sensitive");
+	for (size_t i = 0; i < NELEM(bad_thresholds); i++) {
+		snprintf(text, sizeof(text), "[alert a]\nkind = reads\n"
+		         "threshold = %s\nwindow = 1m\nresponse = record",
+		         bad_thresholds[i]);
+		one_error(text, 7, "bad threshold");
+	}
+	one_error("[alert a]\nkind = reads\nthreshold = \nwindow = 1m\n"
+	          "response = record", 7, "bad threshold '': expected a "
+	          "whole number from 0 to 100000");
+	for (size_t i = 0; i < NELEM(bad_windows); i++) {
+		snprintf(text, sizeof(text), "[alert a]\nkind = reads\n"
+		         "threshold = 1\nwindow = %s\nresponse = record",
+		         bad_windows[i]);
+		one_error(text, 8, "bad window");
+	}
+	one_error("[alert a]\nkind = reads\nthreshold = 1\nwindow = 2d\n"
+	          "response = record", 8, "bad window '2d': expected a "
+	          "number and s, m or h, from 1s to 24h");
+	one_error("[alert a]\nkind = reads\nthreshold = 1\nwindow = 1m\n"
+	          "response = email", 9, "bad response 'email': expected "
+	          "record, notify or lockout");
+	one_error("[alert a]\nkind = reads\nthreshold = 1\nwindow = 1m\n"
+	          "response = record, lockout, page", 9,
+	          "bad response 'page'");
+	one_error("[alert a]\nkind = reads\nthreshold = 1\nwindow = 1m\n"
+	          "response = ,", 9, "empty response");
+	one_error("[alert a]\nkind = reads\nthreshold = 1\nwindow = 1m\n"
+	          "response = record\nroles = r, ghost", 10,
+	          "[alert a] names undefined role 'ghost'");
+	one_error("[alert a]\nkind = reads\nthreshold = 1\nwindow = 1m\n"
+	          "response = record\nroles = *, r", 10,
+	          "'*' must stand alone in roles");
+	one_error("[alert a]\nkind = reads\nthreshold = 1\nwindow = 1m\n"
+	          "response = record\nroles = b@d", 10,
+	          "bad role name 'b@d'");
+	one_error("[alert a]\nkind = reads\nthreshold = 1\nwindow = 1m\n"
+	          "response = record\nroles = ,", 10, "empty roles");
+
+	/* keys by kind: missing or out of place */
+	one_error("[alert a]\nkind = reads\nwindow = 1m\nresponse = record",
+	          5, "missing key 'threshold' in [alert a]: kind reads "
+	          "needs it");
+	one_error("[alert a]\nkind = clients\nthreshold = 1\n"
+	          "response = record", 5, "missing key 'window' in "
+	          "[alert a]: kind clients needs it");
+	one_error("[alert a]\nkind = off-hours\nhours = 08:00-18:00\n"
+	          "response = record", 5, "missing key 'days' in [alert a]: "
+	          "kind off-hours needs it");
+	one_error("[alert a]\nkind = off-hours\ndays = mon-fri\n"
+	          "response = record", 5, "missing key 'hours' in "
+	          "[alert a]: kind off-hours needs it");
+	one_error("[alert a]\nkind = sensitive\nthreshold = 1\n"
+	          "window = 1m\nresponse = record", 5, "missing key 'files' "
+	          "in [alert a]: kind sensitive needs it");
+	one_error("[alert a]\nkind = reads\nthreshold = 1\nwindow = 1m\n"
+	          "response = record\ndays = mon", 10, "key 'days' does not "
+	          "apply to kind reads");
+	one_error("[alert a]\nkind = denials\nthreshold = 1\nwindow = 1m\n"
+	          "response = record\nhours = all", 10, "key 'hours' does "
+	          "not apply to kind denials");
+	one_error("[alert a]\nkind = mass-change\nthreshold = 1\n"
+	          "window = 1m\nresponse = record\nfiles = *.pdf", 10,
+	          "key 'files' does not apply to kind mass-change");
+	one_error("[alert a]\nkind = off-hours\ndays = mon\nhours = all\n"
+	          "response = record\nfiles = *", 10,
+	          "key 'files' does not apply to kind off-hours");
+	one_error("[alert a]\nthreshold = 1\nwindow = 1m\nresponse = record",
+	          5, "missing key 'kind' in [alert a]");
+	one_error("[alert a]\nkind = reads\nthreshold = 1\nwindow = 1m", 5,
+	          "missing key 'response' in [alert a]");
+	one_error("[alert a]\nkind = off-hours\ndays = weekdays\nhours = all\n"
+	          "response = record", 7, "bad days 'weekdays'");
+	one_error("[alert a]\nkind = off-hours\ndays = mon\n"
+	          "hours = 20:00-07:00\nresponse = record", 8,
+	          "bad hours '20:00-07:00'");
+	one_error("[alert a]\nkind = sensitive\nfiles = ,\nthreshold = 1\n"
+	          "window = 1m\nresponse = record", 7, "empty files");
+	one_error("[alert a]\nkind = reads\nthreshold = 1\nwindow = 1m\n"
+	          "response = record\nscope = all", 10,
+	          "unknown key 'scope' in [alert a]");
+	one_error("[alert a]\nkind = reads\nthreshold = 1\nwindow = 1m\n"
+	          "response = record\nkind = denials", 10,
+	          "duplicate key 'kind' (first at line 6)");
+	one_error("[alert]\nkind = reads", 5, "[alert] needs a name");
+	one_error("[alert a b]\nkind = reads", 5, "bad alert name 'a b'");
+	/* an unknown kind: no key is reported out of place */
+	one_error("[alert a]\nkind = nope\ndays = mon\nfiles = x\n"
+	          "response = record", 6, "unknown alert kind 'nope'");
+
+	/* notify needs a command */
+	one_error("[alert a]\nkind = reads\nthreshold = 1\nwindow = 1m\n"
+	          "response = lockout, notify", 9, "[alert a] has response "
+	          "notify, but [settings] has no notify command");
+	one_error("[settings]\nnode = n\n[alert a]\nkind = reads\n"
+	          "threshold = 1\nwindow = 1m\nresponse = notify", 11,
+	          "has response notify, but [settings] has no notify");
+	one_error("[settings]\nnotify = bin/notify", 6, "bad notify "
+	          "'bin/notify': expected the absolute path of a command");
+	one_error("[settings]\nnotify = /usr/sbin/", 6, "bad notify");
+	one_error("[settings]\nnotify = /", 6, "bad notify");
+	one_error("[settings]\nnotify = /usr/sbin/a\n  b", 6, "bad notify");
+	for (size_t i = 0; i < NELEM(bad_timeouts); i++) {
+		snprintf(text, sizeof(text), "[settings]\nnotify = /bin/true\n"
+		         "notify_timeout = %s", bad_timeouts[i]);
+		one_error(text, 7, "bad notify_timeout");
+	}
+	one_error("[settings]\nnotify_timeout = 0s", 6, "bad notify_timeout "
+	          "'0s': expected a number and s or m, from 1s to 5m");
+	one_error("[role q]\nmembers = bin\nscope = all\nallow = read\n"
+	          "notify = /bin/true", 9, "unknown key 'notify' in [role q]");
+
+	/* duplicates across files */
+	put("roles.ini", good_role);
+	put("a.ini", "[alert x]\nkind = denials\nthreshold = 1\nwindow = 1s\n"
+	    "response = record\n");
+	put("b.ini", "\n[alert x]\nkind = reads\nthreshold = 1\n"
+	    "window = 1s\nresponse = record\n");
+	load_bad(1);
+	REPORTED("b.ini", 2, 0, "duplicate section [alert x]");
+
+	/* every problem of one section is reported */
+	put("b.ini", "[alert y]\nkind = reads\nthreshold = x\nwindow = 0s\n"
+	    "response = shout\ndays = mon\nroles = nobody-role\n");
+	load_bad(5);
+	REPORTED("b.ini", 3, 0, "bad threshold 'x'");
+	REPORTED("b.ini", 4, 0, "bad window '0s'");
+	REPORTED("b.ini", 5, 0, "bad response 'shout'");
+	REPORTED("b.ini", 6, 0, "key 'days' does not apply to kind reads");
+	REPORTED("b.ini", 7, 0, "undefined role 'nobody-role'");
+
+	/* the limits are accepted */
+	unlink_ini("b.ini");
+	put("a.ini", "[settings]\nnotify = /nonexistent/notify\n"
+	    "notify_timeout = 5m\n"
+	    "[alert x]\nkind = denials\nthreshold = 100000\nwindow = 24h\n"
+	    "response = record, notify\n"
+	    "[alert y]\nkind = reads\nthreshold = 0\nwindow = 1s\n"
+	    "response = lockout\nroles = r\n"
+	    "[alert z]\nkind = clients\nthreshold = 007\nwindow = 1440m\n"
+	    "response = lockout\n"
+	    "[alert w]\nkind = off-hours\ndays = all\nhours = all\n"
+	    "window = 86400s\nthreshold = 0\nresponse = record\n");
+	p = load_clean();
+	ck_assert_uint_eq(policy_nalerts(p), 4);
+	ck_assert_uint_eq(policy_notify_timeout_s(p), 300);
+	policy_free(p);
+}
+END_TEST
+
 START_TEST(test_err_scope)
 {
 	static const char *const bad[] = {
@@ -1862,6 +2264,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(core, test_mount_root_audit);
 	tcase_add_test(core, test_retention);
 	tcase_add_test(core, test_introspection);
+	tcase_add_test(core, test_alerts);
 	tcase_add_test(core, test_example_policy);
 	suite_add_tcase(s, core);
 
@@ -1883,6 +2286,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(errors, test_err_sections);
 	tcase_add_test(errors, test_err_keys);
 	tcase_add_test(errors, test_err_values);
+	tcase_add_test(errors, test_err_alerts);
 	tcase_add_test(errors, test_err_scope);
 	tcase_add_test(errors, test_err_members);
 	tcase_add_test(errors, test_err_references);
