@@ -31,11 +31,11 @@ CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 # Pure modules: no FUSE, no globals; unit-tested directly.
 CORE_SRC = src/blockcodec.c src/fsio.c src/namecodec.c src/keywrap.c src/secret.c \
            src/policy.c src/aclview.c src/audit.c src/auditview.c src/sharepkg.c \
-           src/alert.c src/lockout.c src/report.c
+           src/alert.c src/lockout.c src/report.c src/control.c
 CORE_OBJ = $(CORE_SRC:.c=.o)
-CLI_SRC  = src/vault.c src/unlock.c src/erase.c src/control.c
+CLI_SRC  = src/vault.c src/unlock.c src/erase.c
 CLI_OBJ  = $(CLI_SRC:.c=.o)
-FS_SRC   = src/fs.c src/guard.c src/share.c
+FS_SRC   = src/fs.c src/guard.c src/share.c src/monitor.c
 FS_OBJ   = $(FS_SRC:.c=.o)
 
 BINS  = src/dossierfs src/dossierctl
@@ -63,7 +63,7 @@ src/dossierfs: src/dossierfs.o $(FS_OBJ) $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 src/dossierctl: src/dossierctl.o src/ctl_policy.o src/ctl_audit.o src/ctl_erase.o src/ctl_cert.o \
-		src/ctl_retention.o src/ctl_share.o src/ctl_report.o src/erase_list.o $(CLI_OBJ) \
+		src/ctl_retention.o src/ctl_share.o src/ctl_unlock.o src/ctl_report.o src/erase_list.o $(CLI_OBJ) \
 		$(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

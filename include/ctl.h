@@ -28,6 +28,8 @@ int ctl_retention_due_count(const char *mount, const char *user,
                             const struct policy *p, time_t now,
                             unsigned *due);
 int ctl_share(int argc, char **argv);
+int ctl_unlock(int argc, char **argv);
+int ctl_lockouts(int argc, char **argv);
 int ctl_report(int argc, char **argv);
 
 #endif

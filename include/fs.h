@@ -89,4 +89,14 @@ int fs_record_as(struct fs *fs, uid_t uid, pid_t pid,
                  const struct fs_event *e);
 struct audit *fs_audit(struct fs *fs);
 
+/* Weighs every recorded access against the alert rules and refuses
+ * everything to users locked out (monitor.h); set it before the session
+ * loop starts, and clear it (NULL) after it ended. */
+struct monitor;
+void fs_set_monitor(struct fs *fs, struct monitor *m);
+
+/* 1 if uid is in a role whose allow lists admin (and it is not locked
+ * out), with the role in why; 0 if not, with the reason in why. */
+int fs_is_admin(struct fs *fs, uid_t uid, char *why, size_t cap);
+
 #endif

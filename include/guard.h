@@ -40,6 +40,9 @@ struct caller {
 	const char *roles;            /* its roles, comma-separated, or NULL */
 	const struct policy *policy;  /* the snapshot in force */
 	const struct policy_who *who; /* memberships under it, or NULL */
+	struct alert_engine *alerts;  /* its [alert]s (alert.h), or NULL
+	                               * when it has none; counts start
+	                               * again with each new policy */
 };
 
 /* Loads dir; on failure reports every problem to stderr and syslog and

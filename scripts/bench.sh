@@ -18,7 +18,10 @@ usage: bench.sh [-r RUNS] [-w WORKDIR] [-t TARGETS] [-p PHASES] [-s SIZE_MIB]
   -w WORKDIR   empty or new directory holding every target's backing store
                (default: a fresh directory under /var/tmp)
   -t TARGETS   comma-separated subset of
-               native,bindfs,gocryptfs,securefs,dossierfs (default: all)
+               native,bindfs,gocryptfs,securefs,dossierfs,dossierfs-alerts
+               (default: all; dossierfs-alerts is dossierfs with one alert
+               rule of each kind watching the benchmark user, for the
+               cost of weighing them: compare it with dossierfs)
   -p PHASES    comma-separated subset of these phases (default: all); they
                run in this order whatever the order given:
                  seqwrite,seqread     dd write, then read back
@@ -88,7 +91,7 @@ log() {
 	printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2
 }
 
-ALL_TARGETS=(native bindfs gocryptfs securefs dossierfs)
+ALL_TARGETS=(native bindfs gocryptfs securefs dossierfs dossierfs-alerts)
 RUNS=5
 WORKDIR=""
 TARGET_LIST=$(
@@ -542,6 +545,61 @@ setup_dossierfs() {
 		--passphrase-file "$PASSFILE" "${FS_ARGS[@]}"
 }
 
+# The policy of the workloads plus one alert rule of each kind, with the
+# example's thresholds, watching the benchmark user; they only record.
+write_alert_policy() {
+	write_bench_policy "$1" || return 1
+	cat >"$1/alerts.ini" <<EOF || return 1
+# bench.sh: alert rules weighed on every access of the workloads.
+[alert bulk-reads]
+kind = reads
+threshold = 200
+window = 10m
+response = record
+[alert many-clients]
+kind = clients
+threshold = 20
+window = 1h
+response = record
+[alert after-hours]
+kind = off-hours
+days = mon-fri
+hours = 07:00-20:00
+response = record
+[alert refusals]
+kind = denials
+threshold = 10
+window = 5m
+response = record
+[alert mass-change]
+kind = mass-change
+threshold = 50
+window = 1m
+response = record
+[alert id-scans]
+kind = sensitive
+files = id-scan*, ID
+threshold = 20
+window = 1h
+response = record
+EOF
+}
+
+setup_dossierfs-alerts() {
+	local d=$DATA/dossierfs-alerts pol=$DATA/policy-alerts
+	local -a fs_opts=()
+	read -r -a fs_opts <<<"${DOSSIERFS_OPTS:-}"
+	mkdir -p "$d/mnt"
+	if ! { write_alert_policy "$pol" && check_policy "$pol" dossierfs-alerts; }; then
+		log "dossierfs-alerts: cannot write a valid policy in $pol"
+		return 1
+	fi
+	init_vault "$d/vault" dossierfs-alerts || return 1
+	policy_args "$pol" "${fs_opts[@]}"
+	mount_cmd dossierfs-alerts "$d/mnt" "$DOSSIERFS" "$d/vault" "$d/mnt" \
+		--passphrase-file "$PASSFILE" "${FS_ARGS[@]}"
+}
+
 # probe DIR: a small write, read back and delete, so a target that mounts but
 # refuses work is reported now rather than as a column of failures.
 probe() {
@@ -552,7 +610,7 @@ probe() {
 
 setup_target() {
 	local t=$1 d
-	if [[ $t == dossierfs ]] && ! [[ -x $DOSSIERFS && -x $DOSSIERCTL ]]; then
+	if [[ $t == dossierfs* ]] && ! [[ -x $DOSSIERFS && -x $DOSSIERCTL ]]; then
 		SKIPPED[$t]="binaries not found: $DOSSIERFS, $DOSSIERCTL (run make in the work tree, or set DOSSIERFS/DOSSIERCTL)"
 		return 1
 	fi
@@ -563,7 +621,7 @@ setup_target() {
 		return 1
 	fi
 	d=$(mnt_of "$t")
-	if [[ $t == dossierfs ]]; then
+	if [[ $t == dossierfs* ]]; then
 		d=$d/$DOSSIERFS_SUBDIR
 		mkdir -p "$d" || {
 			SKIPPED[$t]="cannot create DOSSIERFS_SUBDIR $d"
@@ -705,9 +763,9 @@ phase_rmsmall() {
 # the erasure of another. Sets SETTLED to the seconds it took.
 SETTLED=0
 settle() {
-	local q=$DATA/dossierfs/vault/erase t0 i
+	local q=$DATA/$1/vault/erase t0 i
 	SETTLED=0
-	[[ $1 == dossierfs && -d $q && -n $(ls -A "$q" 2>/dev/null) ]] || return 0
+	[[ $1 == dossierfs* && -d $q && -n $(ls -A "$q" 2>/dev/null) ]] || return 0
 	t0=$(date +%s.%N)
 	for ((i = 0; i < 6000; i++)); do
 		[[ -z $(ls -A "$q" 2>/dev/null) ]] && break
@@ -1152,6 +1210,7 @@ version_of() {
 		dpkg-query -W -f 'securefs ${Version}' securefs 2>/dev/null ||
 			securefs version 2>&1 | head -n 1 ;;
 	dossierfs) printf '%s' "$DOSSIERFS_VERSION" ;;
+	dossierfs-alerts) printf '%s, 6 alert rules' "$DOSSIERFS_VERSION" ;;
 	esac
 }
 
@@ -1170,7 +1229,7 @@ dossierfs_version() {
 snapshot_binaries() {
 	local rc=0
 	DOSSIERFS_VERSION=$(dossierfs_version)
-	[[ " ${TARGETS[*]} " == *" dossierfs "* && -x $DOSSIERFS && -x $DOSSIERCTL ]] || return 0
+	[[ " ${TARGETS[*]} " == *" dossierfs"* && -x $DOSSIERFS && -x $DOSSIERCTL ]] || return 0
 	if ! { mkdir -p "$DATA/bin" && cp -- "$DOSSIERFS" "$DATA/bin/dossierfs" &&
 		cp -- "$DOSSIERCTL" "$DATA/bin/dossierctl"; }; then
 		die "cannot copy the dossierfs binaries to $DATA/bin"

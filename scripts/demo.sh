@@ -1,7 +1,9 @@
 #!/bin/bash
 # A ready example: makes a demo vault, installs the example role policy,
 # mounts it, lets staff in several roles work in it, changes the policy
-# live, and shows what reaches the disk (ciphertext only).
+# live, sends a file to a third party after approval, trips an alert,
+# prints the KPI report, and shows what reaches the disk (ciphertext
+# only).
 # Run as root: sudo scripts/demo.sh. It installs what is missing first.
 # DEMO_KEEP=1 leaves the vault mounted (and the demo users) at the end.
 set -euo pipefail
@@ -19,6 +21,7 @@ demo_supervisor:dossier-supervisors,dossier-north
 demo_legal:dossier-legal
 demo_records:dossier-records
 demo_auditor:dossier-audit
+demo_infosec:dossier-infosec
 demo_visitor:"
 groups="dossier-managers dossier-supervisors dossier-infosec dossier-legal
 dossier-records dossier-audit dossier-north dossier-south"
@@ -144,6 +147,42 @@ step "nobody else sees .audit, and the auditor cannot change it"
 as demo_manager ls -a "$mnt/Client-Dupont"
 as demo_manager cat "$mnt/Client-Dupont/.audit/events.log"
 as demo_auditor rm "$mnt/.audit/events.log"
+step "approved sharing: the manager asks to send the contract to the notary"
+install -d -m 0755 "$work/notary"
+src/dossierctl share keygen "$work/notary" notary
+as demo_manager src/dossierctl share request "$mnt" --client Client-Dupont \
+	--to "$work/notary/notary.pub" --reason "deed of sale, notary office" sale-contract.txt
+step "no package before approval; the requester cannot approve; information security approves"
+as demo_manager src/dossierctl share export "$mnt" 1 --out /tmp/dossierfs-demo-early.pkg
+as demo_manager src/dossierctl share approve "$mnt" 1
+as demo_infosec src/dossierctl share approve "$mnt" 1
+install -d -m 0777 "$work/outbox"
+as demo_manager src/dossierctl share export "$mnt" 1 --out "$work/outbox/dupont.pkg" \
+	--sender-key "$work/outbox/company.pub"
+step "the notary opens the package (checked against the company's key) and signs a receipt"
+src/dossierctl share open "$work/outbox/dupont.pkg" --key "$work/notary/notary.key" \
+	--out "$work/notary/in" --receipt "$work/notary/receipt.txt" --sender "$work/outbox/company.pub"
+cat "$work/notary/in/sale-contract.txt"
+chmod 0644 "$work/notary/receipt.txt"
+as demo_manager src/dossierctl share receipt "$mnt" 1 "$work/notary/receipt.txt"
+as demo_auditor cat "$mnt/Client-Dupont/.audit/shares.csv"
+
+step "an alert: the supervisor keeps trying to open the ID scan (more than 10 refusals in 5 minutes)"
+for _ in $(seq 11); do runuser -u demo_supervisor -- cat "$mnt/Client-Dupont/id-scan.txt" 2>/dev/null || true; done
+as demo_supervisor ls "$mnt/Client-Dupont"
+as demo_auditor cat "$mnt/.audit/alerts.log"
+step "information security lists the locked-out users and lets the supervisor back in"
+as demo_infosec src/dossierctl lockouts "$mnt"
+as demo_infosec src/dossierctl unlock "$mnt" demo_supervisor
+as demo_supervisor ls "$mnt/Client-Dupont"
+
+step "the KPI report of today (text; an HTML page with charts is written too)"
+src/dossierctl report "$work/vault" --passphrase-file "$work/passphrase" --policy "$pol" \
+	--since "$(date +%F)" --until "$(date -d tomorrow +%F)" --format text
+src/dossierctl report "$work/vault" --passphrase-file "$work/passphrase" --policy "$pol" \
+	--since "$(date +%F)" --until "$(date -d tomorrow +%F)" --format html --out "$work/report.html"
+echo "HTML report: $work/report.html (kept with DEMO_KEEP=1)"
+
 step "the same trail from the admin tool (needs the vault passphrase)"
 src/dossierctl audit query "$work/vault" --passphrase-file "$work/passphrase" \
 	--client Client-Dupont --user demo_manager --format table

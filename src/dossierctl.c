@@ -26,6 +26,8 @@
  *   dossierctl share request|approve|reject|export|receipt|list MOUNTPOINT
  *                         ... (src/ctl_share.c)
  *   dossierctl share keygen DIR NAME
+ *   dossierctl unlock MOUNTPOINT USER     (src/ctl_unlock.c)
+ *   dossierctl lockouts MOUNTPOINT
  *   dossierctl share open PACKAGE --key SECFILE --out DIR --receipt FILE
  *                         [--sender AUDIT_PUB]
  *   dossierctl report VAULT --since T --until T [--format text|csv|html]
@@ -237,6 +239,8 @@ static const struct cmd cmds[] = {
 	  "open ... (see share --help)", NULL, ctl_share },
 	{ "report", "report VAULT --since T --until T ... (see report --help)",
 	  NULL, ctl_report },
+	{ "unlock", "unlock MOUNTPOINT USER", NULL, ctl_unlock },
+	{ "lockouts", "lockouts MOUNTPOINT", NULL, ctl_lockouts },
 };
 
 static void usage(void)

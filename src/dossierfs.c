@@ -12,6 +12,7 @@
  * reloads the policy (so does any change in its directory).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <time.h>
@@ -31,6 +32,7 @@
 #include "control.h"
 #include "fs.h"
 #include "guard.h"
+#include "monitor.h"
 #include "secret.h"
 #include "share.h"
 #include "unlock.h"
@@ -400,7 +402,62 @@ static void raise_fd_limit(void)
 /* The control socket's calls (control.h). */
 struct controls {
 	struct share *share;
+	struct monitor *monitor;
+	struct fs *fs;
 };
+
+static void reply_error(struct kvbuf *reply, const char *msg)
+{
+	kv_add(reply, "status", "error");
+	kv_add(reply, "message", msg);
+}
+
+/* unlock (user=NAME) and lockouts: an admin's (fs_is_admin()), every
+ * try recorded as action "unlock". */
+static void lockout_call(struct controls *c, const struct control_peer *peer,
+                         const struct kvmsg *req, struct kvbuf *reply,
+                         bool unlock)
+{
+	const char *user = kv_get(req, "user");
+	char why[192], detail[320];
+	struct fs_event e = { .action = "unlock", .detail = detail,
+	                      .bytes = -1, .rule = why };
+	int rc;
+
+	if (!fs_is_admin(c->fs, peer->uid, why, sizeof(why))) {
+		snprintf(detail, sizeof(detail), "user=%s; not an admin",
+		         user ? user : "");
+		e.outcome = AUDIT_DENIED;
+		e.err = EACCES;
+		if (unlock)
+			fs_record_as(c->fs, peer->uid, peer->pid, &e);
+		reply_error(reply, "only an admin may do this");
+		return;
+	}
+	if (!unlock) {
+		kv_add(reply, "status", "ok");
+		monitor_list(c->monitor, reply);
+		return;
+	}
+	if (user == NULL || *user == '\0') {
+		reply_error(reply, "no user named");
+		return;
+	}
+	rc = monitor_unlock(c->monitor, user);
+	snprintf(detail, sizeof(detail), "user=%s%s%s", user,
+	         rc == 0 ? "" : "; ", rc == 0 ? "" :
+	         rc == -ENOENT ? "not locked out" : strerror(-rc));
+	e.outcome = rc == 0 ? AUDIT_ALLOWED : AUDIT_ERROR;
+	e.err = rc < 0 ? -rc : 0;
+	if (fs_record_as(c->fs, peer->uid, peer->pid, &e) != 0 && rc == 0)
+		syslog(LOG_ERR, "unlock of %s not recorded", user);
+	if (rc == -ENOENT)
+		reply_error(reply, "that user is not locked out");
+	else if (rc != 0)
+		reply_error(reply, "the lockout store cannot be written");
+	else
+		kv_add(reply, "status", "ok");
+}
 
 static void on_control(void *ctx, const struct control_peer *peer,
                        const struct kvmsg *req, int fd, struct kvbuf *reply)
@@ -408,12 +465,13 @@ static void on_control(void *ctx, const struct control_peer *peer,
 	struct controls *c = ctx;
 	const char *op = kv_get(req, "op");
 
-	if (op != NULL && strncmp(op, "share-", 6) == 0 && c->share != NULL) {
+	if (op != NULL && strncmp(op, "share-", 6) == 0 && c->share != NULL)
 		share_call(c->share, peer, req, fd, reply);
-		return;
-	}
-	kv_add(reply, "status", "error");
-	kv_add(reply, "message", "unknown request");
+	else if (op != NULL && c->monitor != NULL &&
+	         (strcmp(op, "unlock") == 0 || strcmp(op, "lockouts") == 0))
+		lockout_call(c, peer, req, reply, strcmp(op, "unlock") == 0);
+	else
+		reply_error(reply, "unknown request");
 }
 
 /* Starts the control socket; the mount works without it (no sharing). */
@@ -446,7 +504,8 @@ int main(int argc, char **argv)
 	struct audit *au = NULL;
 	struct signer sg = { .mu = PTHREAD_MUTEX_INITIALIZER,
 	                     .cv = PTHREAD_COND_INITIALIZER };
-	struct controls ctls = { NULL };
+	struct controls ctls = { NULL, NULL, NULL };
+	struct monitor *mon = NULL;
 	struct control *ctl = NULL;
 	struct sigaction sa;
 	struct args a;
@@ -542,6 +601,18 @@ int main(int argc, char **argv)
 		       strerror(-err));
 		goto out_unmount;
 	}
+	/* A lockout list that cannot be trusted: no service, or a locked
+	 * user would get in again. */
+	if ((err = monitor_open(vault_dir_fd(v), au, &mon)) != 0) {
+		fprintf(stderr, "%s: %s: the lockout list cannot be read: %s\n",
+		        prog, a.vault, strerror(-err));
+		syslog(LOG_ERR, "the lockout list of %s cannot be read: %s",
+		       a.vault, strerror(-err));
+		goto out_unmount;
+	}
+	fs_set_monitor(fs, mon);
+	ctls.monitor = mon;
+	ctls.fs = fs;
 	guard_listen(g, on_reload, au);
 	import_unlock_failures(au, v);
 	record(au, "mount", AUDIT_ALLOWED, real);
@@ -577,6 +648,8 @@ out_unmount:
 	fuse_session_unmount(se);
 	if (sg.a != NULL)
 		signer_stop(&sg);
+	fs_set_monitor(fs, NULL);
+	monitor_close(mon);
 	if (au != NULL) {
 		fs_detach_audit(fs);
 		record(au, "unmount", AUDIT_ALLOWED, real);

@@ -34,6 +34,7 @@
 #include "fs.h"
 #include "fsio.h"
 #include "guard.h"
+#include "monitor.h"
 #include "namecodec.h"
 
 #define HASH_SIZE 4096u
@@ -92,6 +93,7 @@ struct fs {
 	struct av *av;             /* the .audit views; NULL without audit */
 	struct fuse_session *se;   /* for notifications; NULL until set */
 	struct eraser *eraser;     /* secure erasure; NULL without audit */
+	struct monitor *monitor;   /* alert rules, lockouts; or NULL */
 	struct timespec started;   /* times of the .audit directories */
 	uint64_t growing;          /* bytes being added to files now (atomic) */
 	enum bc_cipher cipher;
@@ -654,6 +656,11 @@ static unsigned grants_uid(struct fs *fs, uid_t uid, const struct place *pl,
 	c = guard_caller(g, uid);
 	if (c == NULL || c->user == NULL)
 		goto out;
+	if (fs->monitor != NULL && monitor_locked(fs->monitor, c->user)) {
+		snprintf(d.rule, sizeof(d.rule), "locked out by an alert "
+		         "(dossierctl unlock)");
+		goto out;
+	}
 	if (pl->has_owner && !pl->root)
 		o = guard_caller(g, pl->owner);
 	memset(&r, 0, sizeof(r));
@@ -751,8 +758,21 @@ struct access {
 	struct place pl;
 	const char *path2;         /* the other name, or NULL */
 	const char *detail;        /* or NULL */
+	unsigned want;             /* the POL_ bits asked for, or 0 */
 	struct policy_decision why;
 };
+
+/* What kind of access a is, for the alert rules. */
+static unsigned monitor_kind(const struct access *a)
+{
+	if (strcmp(a->action, "open") == 0)
+		return (a->want & POL_READ) ? MON_READ : 0;
+	if (strcmp(a->action, "unlink") == 0 ||
+	    strcmp(a->action, "rmdir") == 0 ||
+	    strcmp(a->action, "replace") == 0)
+		return MON_DELETE;
+	return strcmp(a->action, "rename") == 0 ? MON_RENAME : 0;
+}
 
 /*
  * Records a as done by uid in process pid (its executable looked up when
@@ -790,6 +810,8 @@ static int record(struct fs *fs, uid_t uid, pid_t pid, bool exe,
 	}
 	rc = wait ? audit_record(fs->audit, &ev, NULL)
 	          : audit_record_nowait(fs->audit, &ev);
+	if (rc == 0 && fs->monitor != NULL && c != NULL)
+		monitor_event(fs->monitor, c, &ev, monitor_kind(a));
 	guard_caller_put(fs->guard, c);
 	return rc;
 }
@@ -831,6 +853,7 @@ static int allow_as(fuse_req_t req, struct access *a, struct inode *i,
 
 	if ((rc = place_of(fs_of(req), i, child, &a->pl)) != 0)
 		return rc == -ENOENT ? -EACCES : rc;
+	a->want = want;
 	rc = decide(req, &a->pl, want, &a->why);
 	if (a->action == NULL) {
 		if (rc == 0)
@@ -3700,6 +3723,48 @@ int fs_record_as(struct fs *fs, uid_t uid, pid_t pid,
 struct audit *fs_audit(struct fs *fs)
 {
 	return fs->audit;
+}
+
+void fs_set_monitor(struct fs *fs, struct monitor *m)
+{
+	fs->monitor = m;
+}
+
+int fs_is_admin(struct fs *fs, uid_t uid, char *why, size_t cap)
+{
+	const struct caller *c = guard_caller(fs->guard, uid);
+	const char *names[64];
+	size_t n;
+	int yes = 0;
+
+	snprintf(why, cap, "no role allows admin");
+	if (c == NULL || c->user == NULL) {
+		guard_caller_put(fs->guard, c);
+		return 0;
+	}
+	if (fs->monitor != NULL && monitor_locked(fs->monitor, c->user)) {
+		snprintf(why, cap, "locked out by an alert");
+		guard_caller_put(fs->guard, c);
+		return 0;
+	}
+	n = policy_user_roles(c->policy, c->user, c->groups, c->ngroups,
+	                      names, 64);
+	for (size_t k = 0; k < n && k < 64 && !yes; k++) {
+		for (size_t i = 0; i < policy_nroles(c->policy); i++) {
+			struct policy_role r;
+
+			if (policy_role_at(c->policy, i, &r) != 0 ||
+			    strcmp(r.name, names[k]) != 0)
+				continue;
+			if ((r.allow & POL_ADMIN) && !(r.deny & POL_ADMIN)) {
+				snprintf(why, cap, "role %s", r.name);
+				yes = 1;
+			}
+			break;
+		}
+	}
+	guard_caller_put(fs->guard, c);
+	return yes;
 }
 
 int fs_attach_audit(struct fs *fs, struct audit *a)

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "guard.h"
 
 #define CACHE_SIZE   256u
@@ -45,6 +46,7 @@ struct subjects {
 
 struct snap {
 	struct policy *p;
+	struct alert_engine *alerts;  /* for p's [alert]s, or NULL: none */
 	unsigned long refs;
 	time_t loaded;
 	struct subjects *subj;     /* current set, or NULL */
@@ -112,6 +114,7 @@ static void snap_put_locked(struct guard *g, struct snap *s)
 		return;
 	if (s->subj != NULL)
 		subjects_put_locked(g, s->subj);
+	alert_free(s->alerts);
 	policy_free(s->p);
 	free(s);
 }
@@ -228,7 +231,9 @@ static int reload(struct guard *g)
 	}
 	pthread_mutex_unlock(&g->mu);
 	s = calloc(1, sizeof(*s));
-	if (s == NULL) {
+	if (s == NULL ||
+	    (policy_nalerts(p) > 0 && alert_new(p, &s->alerts) != 0)) {
+		free(s);
 		policy_free(p);
 		return -ENOMEM;
 	}
@@ -501,6 +506,7 @@ static struct entry *entry_build(struct snap *s, uid_t uid)
 	e->pub.groups = (const char *const *)e->groups;
 	e->pub.policy = s->p;
 	e->pub.who = e->who;
+	e->pub.alerts = s->alerts;
 	e->snap = s;
 	e->refs = 1;
 	e->expires = mono_now() + GUARD_CALLER_TTL;
