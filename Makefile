@@ -63,11 +63,11 @@ src/dossierfs: src/dossierfs.o $(FS_OBJ) $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 src/dossierctl: src/dossierctl.o src/ctl_policy.o src/ctl_audit.o src/ctl_erase.o src/ctl_cert.o \
-		src/ctl_retention.o src/ctl_share.o src/ctl_unlock.o src/ctl_report.o src/erase_list.o $(CLI_OBJ) \
+		src/ctl_retention.o src/ctl_share.o src/ctl_unlock.o src/ctl_report.o src/ctlutil.o src/erase_list.o $(CLI_OBJ) \
 		$(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-tests/check_%: tests/check_%.c tests/check_main.h $(CORE_OBJ) $(FLAGS_STAMP)
+tests/check_%: tests/check_%.c tests/check_main.h tests/check_tmp.h $(CORE_OBJ) $(FLAGS_STAMP)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) \
 		-o $@ $< $(CORE_OBJ) $(PKG_LIBS) $(CHECK_LIBS)
 

@@ -26,6 +26,7 @@
 
 #include "audit.h"
 #include "ctl.h"
+#include "ctlutil.h"
 #include "unlock.h"
 
 static const char *prog = "dossierctl audit";
@@ -54,35 +55,6 @@ static int usage(void)
 	return 2;
 }
 
-/* The vault directory, opened, if it is a vault with an audit store;
- * else one line on stderr and -1. */
-static int store_dir(const char *vault)
-{
-	struct kw_params p;
-	struct stat st;
-	int fd;
-
-	if (unlock_params(prog, vault, &p) != 0)
-		return -1;
-	fd = open(vault, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, vault, strerror(errno));
-		return -1;
-	}
-	if (fstatat(fd, AUDIT_DB, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-		if (errno == ENOENT)
-			fprintf(stderr, "%s: %s has no audit store (%s): "
-			        "nothing has been recorded in it yet\n", prog,
-			        vault, AUDIT_DB);
-		else
-			fprintf(stderr, "%s: %s/%s: %s\n", prog, vault,
-			        AUDIT_DB, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static int do_verify(struct aopts *o)
 {
 	struct audit_verify v;
@@ -90,7 +62,7 @@ static int do_verify(struct aopts *o)
 
 	if (o->nflags > 0)
 		return 2;
-	if ((fd = store_dir(o->vault)) < 0)
+	if ((fd = ctl_store_dir(prog, o->vault)) < 0)
 		return 1;
 	rc = audit_verify(fd, &v);
 	close(fd);
@@ -116,39 +88,6 @@ static int do_verify(struct aopts *o)
 		fprintf(stderr, "%s: cannot read the audit store of %s: %s\n",
 		        prog, o->vault, strerror(-rc));
 	return 1;
-}
-
-/* The store of o->vault, for reading with the vault's key. */
-static int open_store(struct aopts *o, struct audit **out)
-{
-	struct vault *v = NULL;
-	unsigned char *secret;
-	int fd, rc;
-
-	if ((fd = store_dir(o->vault)) < 0)
-		return -1;
-	close(fd);
-	if (unlock_vault(prog, o->vault, &o->src, &v) != 0)
-		return -1;
-	secret = sodium_malloc(AUDIT_SECRETBYTES);
-	if (secret == NULL) {
-		vault_close(v);
-		return -1;
-	}
-	vault_subkey(v, AUDIT_KDF_ID, AUDIT_KDF_CTX, secret);
-	rc = audit_open_read(vault_dir_fd(v), secret, out);
-	sodium_free(secret);
-	vault_close(v);
-	if (rc == -EKEYREJECTED)
-		fprintf(stderr, "%s: the audit store of %s was not made with "
-		        "this vault's key\n", prog, o->vault);
-	else if (rc == -EPROTONOSUPPORT)
-		fprintf(stderr, "%s: the audit store of %s is newer than this "
-		        "dossierctl\n", prog, o->vault);
-	else if (rc != 0)
-		fprintf(stderr, "%s: cannot open the audit store of %s: %s\n",
-		        prog, o->vault, strerror(-rc));
-	return rc == 0 ? 0 : -1;
 }
 
 /* Formats r into *buf, growing it as needed: the length, or 0. */
@@ -210,29 +149,6 @@ static int stream(struct audit_cursor *c, enum audit_format fmt)
 	return bad;
 }
 
-/* "YYYY-MM-DD[ HH:MM[:SS]]", local time, into microseconds. */
-static int parse_time(const char *s, int64_t *us)
-{
-	static const char *const forms[] = {
-		"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d",
-	};
-
-	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
-		struct tm t = { 0 };
-		char *end = strptime(s, forms[i], &t);
-		time_t x;
-
-		if (end == NULL || *end != '\0')
-			continue;
-		t.tm_isdst = -1;
-		if ((x = mktime(&t)) == (time_t)-1)
-			return -EINVAL;
-		*us = (int64_t)x * 1000000;
-		return 0;
-	}
-	return -EINVAL;
-}
-
 /* Turns the query options' text into the filter and format. */
 static int query_options(struct aopts *o)
 {
@@ -244,8 +160,8 @@ static int query_options(struct aopts *o)
 		        prog);
 		return 2;
 	}
-	if ((o->since && parse_time(o->since, &o->f.since_us) != 0) ||
-	    (o->until && parse_time(o->until, &o->f.until_us) != 0)) {
+	if ((o->since && ctl_parse_time(o->since, &o->f.since_us) != 0) ||
+	    (o->until && ctl_parse_time(o->until, &o->f.until_us) != 0)) {
 		fprintf(stderr, "%s: a time is \"YYYY-MM-DD[ HH:MM[:SS]]\"\n",
 		        prog);
 		return 2;
@@ -274,7 +190,7 @@ static int do_query(struct aopts *o)
 
 	if ((rc = query_options(o)) != 0)
 		return rc;
-	if (open_store(o, &a) != 0)
+	if (ctl_open_store(prog, o->vault, &o->src, &a) != 0)
 		return 1;
 	rc = audit_cursor_open(a, &o->f, &c);
 	if (rc != 0) {
@@ -291,7 +207,7 @@ static int do_query(struct aopts *o)
 
 static int parse(int argc, char **argv, struct aopts *o)
 {
-	struct { const char *flag; const char **dst; } flags[] = {
+	const struct ctl_flag flags[] = {
 		{ "--passphrase-file", &o->src.passphrase_file },
 		{ "--key-file", &o->src.key_file },
 		{ "--client", &o->f.client },
@@ -302,24 +218,12 @@ static int parse(int argc, char **argv, struct aopts *o)
 		{ "--until", &o->until },
 		{ "--format", &o->format },
 	};
+	int n = ctl_flags(argc, argv, 3, flags,
+	                  sizeof(flags) / sizeof(flags[0]), &o->vault, 1);
 
-	for (int i = 3; i < argc; i++) {
-		size_t f;
-
-		for (f = 0; f < sizeof(flags) / sizeof(flags[0]); f++)
-			if (strcmp(argv[i], flags[f].flag) == 0)
-				break;
-		if (f < sizeof(flags) / sizeof(flags[0])) {
-			if (i + 1 >= argc)
-				return 2;
-			*flags[f].dst = argv[++i];
-			o->nflags++;
-		} else if (argv[i][0] == '-' || o->vault) {
-			return 2;
-		} else {
-			o->vault = argv[i];
-		}
-	}
+	if (n < 0)
+		return 2;
+	o->nflags = n;
 	return o->vault ? 0 : 2;
 }
 

@@ -65,6 +65,7 @@
 
 #include "audit.h"
 #include "ctl.h"
+#include "ctlutil.h"
 #include "erase.h"
 #include "unlock.h"
 
@@ -129,29 +130,6 @@ static void iso_time(int64_t us, char out[48])
 		return;
 	}
 	snprintf(out, 48, "%s.%06dZ", day, (int)(us % 1000000));
-}
-
-/* "YYYY-MM-DD[ HH:MM[:SS]]", local time, into microseconds. */
-static int parse_time(const char *s, int64_t *us)
-{
-	static const char *const forms[] = {
-		"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d",
-	};
-
-	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
-		struct tm t = { 0 };
-		char *end = strptime(s, forms[i], &t);
-		time_t x;
-
-		if (end == NULL || *end != '\0')
-			continue;
-		t.tm_isdst = -1;
-		if ((x = mktime(&t)) == (time_t)-1)
-			return -EINVAL;
-		*us = (int64_t)x * 1000000;
-		return 0;
-	}
-	return -EINVAL;
 }
 
 /*
@@ -605,32 +583,20 @@ out:
 
 static int issue_args(int argc, char **argv, struct copts *o)
 {
-	struct { const char *flag; const char **dst; } flags[] = {
+	const struct ctl_flag flags[] = {
 		{ "--passphrase-file", &o->src.passphrase_file },
 		{ "--key-file", &o->src.key_file },
 		{ "--client", &o->client },
 		{ "--since", &o->since },
 		{ "--until", &o->until },
 	};
+	const char *pos[2] = { NULL, NULL };
 
-	for (int i = 3; i < argc; i++) {
-		size_t f;
-
-		for (f = 0; f < sizeof(flags) / sizeof(flags[0]); f++)
-			if (strcmp(argv[i], flags[f].flag) == 0)
-				break;
-		if (f < sizeof(flags) / sizeof(flags[0])) {
-			if (i + 1 >= argc)
-				return 2;
-			*flags[f].dst = argv[++i];
-		} else if (argv[i][0] == '-' || o->id != NULL) {
-			return 2;
-		} else if (o->vault == NULL) {
-			o->vault = argv[i];
-		} else {
-			o->id = argv[i];
-		}
-	}
+	if (ctl_flags(argc, argv, 3, flags, sizeof(flags) / sizeof(flags[0]),
+	              pos, 2) < 0)
+		return 2;
+	o->vault = pos[0];
+	o->id = pos[1];
 	if (o->vault == NULL || (o->id == NULL) == (o->client == NULL) ||
 	    (o->id != NULL && (o->since || o->until)))
 		return 2;
@@ -640,8 +606,8 @@ static int issue_args(int argc, char **argv, struct copts *o)
 		        "status lists them)\n", prog, ERASE_IDLEN);
 		return 2;
 	}
-	if ((o->since && parse_time(o->since, &o->since_us) != 0) ||
-	    (o->until && parse_time(o->until, &o->until_us) != 0)) {
+	if ((o->since && ctl_parse_time(o->since, &o->since_us) != 0) ||
+	    (o->until && ctl_parse_time(o->until, &o->until_us) != 0)) {
 		fprintf(stderr, "%s: a time is \"YYYY-MM-DD[ HH:MM[:SS]]\"\n",
 		        prog);
 		return 2;

@@ -27,6 +27,7 @@
 
 #include "audit.h"
 #include "ctl.h"
+#include "ctlutil.h"
 #include "erase_list.h"
 #include "unlock.h"
 
@@ -614,28 +615,15 @@ out:
 
 static int parse(int argc, char **argv, struct eopts *o)
 {
-	struct { const char *flag; const char **dst; } flags[] = {
+	const struct ctl_flag flags[] = {
 		{ "--passphrase-file", &o->src.passphrase_file },
 		{ "--key-file", &o->src.key_file },
 		{ "--format", &o->format },
 	};
 
-	for (int i = 3; i < argc; i++) {
-		size_t f;
-
-		for (f = 0; f < sizeof(flags) / sizeof(flags[0]); f++)
-			if (strcmp(argv[i], flags[f].flag) == 0)
-				break;
-		if (f < sizeof(flags) / sizeof(flags[0])) {
-			if (i + 1 >= argc)
-				return 2;
-			*flags[f].dst = argv[++i];
-		} else if (argv[i][0] == '-' || o->vault) {
-			return 2;
-		} else {
-			o->vault = argv[i];
-		}
-	}
+	if (ctl_flags(argc, argv, 3, flags, sizeof(flags) / sizeof(flags[0]),
+	              &o->vault, 1) < 0)
+		return 2;
 	return o->vault ? 0 : 2;
 }
 

@@ -32,6 +32,7 @@
 
 #include "audit.h"
 #include "ctl.h"
+#include "ctlutil.h"
 #include "guard.h"
 #include "policy.h"
 #include "report.h"
@@ -60,33 +61,9 @@ static int usage(void)
 	return 2;
 }
 
-/* "YYYY-MM-DD[ HH:MM[:SS]]", local time, into microseconds (as in
- * dossierctl audit query). */
-static int parse_time(const char *s, int64_t *us)
-{
-	static const char *const forms[] = {
-		"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d",
-	};
-
-	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
-		struct tm t = { 0 };
-		char *end = strptime(s, forms[i], &t);
-		time_t x;
-
-		if (end == NULL || *end != '\0')
-			continue;
-		t.tm_isdst = -1;
-		if ((x = mktime(&t)) == (time_t)-1)
-			return -EINVAL;
-		*us = (int64_t)x * 1000000;
-		return 0;
-	}
-	return -EINVAL;
-}
-
 static int parse(int argc, char **argv, struct ropts *o)
 {
-	struct { const char *flag; const char **dst; } flags[] = {
+	const struct ctl_flag flags[] = {
 		{ "--passphrase-file", &o->src.passphrase_file },
 		{ "--key-file", &o->src.key_file },
 		{ "--since", &o->since_text },
@@ -98,22 +75,9 @@ static int parse(int argc, char **argv, struct ropts *o)
 		{ "--out", &o->out },
 	};
 
-	for (int i = 2; i < argc; i++) {
-		size_t f;
-
-		for (f = 0; f < sizeof(flags) / sizeof(flags[0]); f++)
-			if (strcmp(argv[i], flags[f].flag) == 0)
-				break;
-		if (f < sizeof(flags) / sizeof(flags[0])) {
-			if (i + 1 >= argc)
-				return 2;
-			*flags[f].dst = argv[++i];
-		} else if (argv[i][0] == '-' || o->vault) {
-			return 2;
-		} else {
-			o->vault = argv[i];
-		}
-	}
+	if (ctl_flags(argc, argv, 2, flags, sizeof(flags) / sizeof(flags[0]),
+	              &o->vault, 1) < 0)
+		return 2;
 	if (o->vault == NULL || o->since_text == NULL || o->until_text == NULL)
 		return 2;
 	return 0;
@@ -125,8 +89,8 @@ static int check_options(struct ropts *o)
 	static const char *const fmts[] = { "text", "csv", "html" };
 	int found = o->format == NULL;
 
-	if (parse_time(o->since_text, &o->since) != 0 ||
-	    parse_time(o->until_text, &o->until) != 0) {
+	if (ctl_parse_time(o->since_text, &o->since) != 0 ||
+	    ctl_parse_time(o->until_text, &o->until) != 0) {
 		fprintf(stderr, "%s: a time is \"YYYY-MM-DD[ HH:MM[:SS]]\"\n",
 		        prog);
 		return 2;
@@ -171,35 +135,6 @@ static void print_problem(void *ctx, const char *file, int line,
 		fprintf(stderr, "%s:%d: %s\n", file, line, msg);
 }
 
-/* The vault directory, opened, if it is a vault with an audit store;
- * else one line on stderr and -1. */
-static int store_dir(const char *vault)
-{
-	struct kw_params p;
-	struct stat st;
-	int fd;
-
-	if (unlock_params(prog, vault, &p) != 0)
-		return -1;
-	fd = open(vault, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, vault, strerror(errno));
-		return -1;
-	}
-	if (fstatat(fd, AUDIT_DB, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-		if (errno == ENOENT)
-			fprintf(stderr, "%s: %s has no audit store (%s): "
-			        "nothing has been recorded in it yet\n", prog,
-			        vault, AUDIT_DB);
-		else
-			fprintf(stderr, "%s: %s/%s: %s\n", prog, vault,
-			        AUDIT_DB, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* What audit_verify() says of the store of dirfd, into text; 1 if all
  * is well. */
 static int verify(int dirfd, char *text, size_t cap)
@@ -223,36 +158,6 @@ static int verify(int dirfd, char *text, size_t cap)
 	return 0;
 }
 
-/* The store of o->vault, for reading with the vault's key. */
-static int open_store(struct ropts *o, struct audit **out)
-{
-	struct vault *v = NULL;
-	unsigned char *secret;
-	int rc;
-
-	if (unlock_vault(prog, o->vault, &o->src, &v) != 0)
-		return -1;
-	if ((secret = sodium_malloc(AUDIT_SECRETBYTES)) == NULL) {
-		fprintf(stderr, "%s: out of memory\n", prog);
-		vault_close(v);
-		return -1;
-	}
-	vault_subkey(v, AUDIT_KDF_ID, AUDIT_KDF_CTX, secret);
-	rc = audit_open_read(vault_dir_fd(v), secret, out);
-	sodium_free(secret);
-	vault_close(v);
-	if (rc == -EKEYREJECTED)
-		fprintf(stderr, "%s: the audit store of %s was not made with "
-		        "this vault's key\n", prog, o->vault);
-	else if (rc == -EPROTONOSUPPORT)
-		fprintf(stderr, "%s: the audit store of %s is newer than this "
-		        "dossierctl\n", prog, o->vault);
-	else if (rc != 0)
-		fprintf(stderr, "%s: cannot open the audit store of %s: %s\n",
-		        prog, o->vault, strerror(-rc));
-	return rc == 0 ? 0 : -1;
-}
-
 /* Counts every record of [report_scan_from(r), until) into r. */
 static int read_store(struct ropts *o, struct report *r)
 {
@@ -263,7 +168,7 @@ static int read_store(struct ropts *o, struct report *r)
 	struct audit_row row;
 	int rc, ret = -1;
 
-	if (open_store(o, &a) != 0)
+	if (ctl_open_store(prog, o->vault, &o->src, &a) != 0)
 		return -1;
 	if ((rc = audit_cursor_open(a, &f, &c)) != 0)
 		goto fail;
@@ -375,7 +280,7 @@ static int run(struct ropts *o)
 		        o->dir);
 		return 1;
 	}
-	if ((fd = store_dir(o->vault)) < 0)
+	if ((fd = ctl_store_dir(prog, o->vault)) < 0)
 		goto done;
 	h.chain_ok = verify(fd, chain, sizeof(chain));
 	close(fd);

@@ -41,6 +41,7 @@
 
 #include "control.h"
 #include "ctl.h"
+#include "ctlutil.h"
 #include "sharepkg.h"
 
 static const char *prog = "dossierctl";
@@ -63,32 +64,6 @@ static int usage(void)
 	        "--receipt FILE [--sender AUDIT_PUB]\n",
 	        prog, prog, prog, prog, prog, prog, prog, prog);
 	return 2;
-}
-
-/* Sends req to the daemon of mnt; 0 with the reply in *rep when it says
- * ok, else 1 with the reason on stderr. */
-static int call(const char *mnt, struct kvbuf *req, int fd,
-                struct kvmsg *rep)
-{
-	const char *st, *msg;
-	int rc = control_call(mnt, req, fd, rep);
-
-	kv_free(req);
-	if (rc != 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, mnt,
-		        rc == -ENOENT || rc == -ECONNREFUSED ?
-		        "no dossierfs daemon answers for this mount point" :
-		        rc == -EPERM ? "the control socket is not the daemon's "
-		                       "(not root): refused" : strerror(-rc));
-		return 1;
-	}
-	st = kv_get(rep, "status");
-	if (st != NULL && strcmp(st, "ok") == 0)
-		return 0;
-	msg = kv_get(rep, "message");
-	fprintf(stderr, "%s: refused: %s\n", prog, msg ? msg : "no reason");
-	kv_msg_free(rep);
-	return 1;
 }
 
 /* Reads a small text file (at most max bytes) into a new string. */
@@ -159,7 +134,7 @@ static int share_request(int argc, char **argv)
 	kv_add(&req, "reason", reason);
 	kv_add(&req, "recipient", pub);
 	free(pub);
-	if ((rc = call(mnt, &req, -1, &rep)) != 0)
+	if ((rc = ctl_call(prog, mnt, &req, -1, &rep)) != 0)
 		return rc;
 	printf("request %s: %zu file%s of %s for recipient %s, waiting for "
 	       "approval\n", kv_get(&rep, "id"), nfiles,
@@ -182,7 +157,7 @@ static int share_decide(int argc, char **argv, bool approve)
 	kv_add(&req, "op", approve ? "share-approve" : "share-reject");
 	kv_add(&req, "id", argv[4]);
 	kv_add(&req, "note", note);
-	if ((rc = call(argv[3], &req, -1, &rep)) != 0)
+	if ((rc = ctl_call(prog, argv[3], &req, -1, &rep)) != 0)
 		return rc;
 	printf("request %s %s\n", argv[4], kv_get(&rep, "state"));
 	kv_msg_free(&rep);
@@ -215,7 +190,7 @@ static int share_export(int argc, char **argv)
 	}
 	kv_add(&req, "op", "share-export");
 	kv_add(&req, "id", argv[4]);
-	rc = call(argv[3], &req, fd, &rep);
+	rc = ctl_call(prog, argv[3], &req, fd, &rep);
 	close(fd);
 	if (rc != 0) {
 		unlink(out);
@@ -268,7 +243,7 @@ static int share_receipt(int argc, char **argv)
 	kv_add(&req, "id", argv[4]);
 	kv_add(&req, "receipt", text);
 	free(text);
-	if ((rc = call(argv[3], &req, -1, &rep)) != 0)
+	if ((rc = ctl_call(prog, argv[3], &req, -1, &rep)) != 0)
 		return rc;
 	printf("request %s: receipt of package %s checked and recorded\n",
 	       argv[4], kv_get(&rep, "package"));
@@ -285,7 +260,7 @@ static int share_list(int argc, char **argv)
 	if (argc != 4)
 		return usage();
 	kv_add(&req, "op", "share-list");
-	if ((rc = call(argv[3], &req, -1, &rep)) != 0)
+	if ((rc = ctl_call(prog, argv[3], &req, -1, &rep)) != 0)
 		return rc;
 	printf("id\tstate\tclient\trequester\trecipient\tfiles\tdecided by"
 	       "\treason\n");

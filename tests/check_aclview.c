@@ -40,6 +40,8 @@
 #include "aclview.h"
 #include "policy.h"
 #include "check_main.h"
+#define CHECK_TMP_NAME "check_aclview"
+#include "check_tmp.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define UNDEF 0xffffffffu
@@ -47,46 +49,16 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static char base[128];
-static char dir[256];             /* the policy directory of this test */
 static char reports[4096];        /* what policy_load() said */
-
-static void make_base(void)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(base, sizeof(base), "%s/check_aclview.XXXXXX",
-	         tmp != NULL && *tmp != '\0' && strlen(tmp) < 64 ? tmp : "/tmp");
-	if (mkdtemp(base) == NULL || chmod(base, 0755) != 0) {
-		fprintf(stderr, "check_aclview: %s: %s\n", base,
-		        strerror(errno));
-		exit(EXIT_FAILURE);
-	}
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-                      struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void remove_base(void)
-{
-	nftw(base, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "%s/t.XXXXXX", base);
-	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
-	ck_assert_int_eq(chmod(dir, 0755), 0);
+	tmp_dir_make();
 }
 
 static void teardown(void)
 {
-	nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmp_dir_remove();
 }
 
 /* Writes dir/name, mode 0644, with the given text. */

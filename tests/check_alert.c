@@ -40,6 +40,8 @@
 #include "lockout.h"
 #include "policy.h"
 #include "check_main.h"
+#define CHECK_TMP_NAME "check_alert"
+#include "check_tmp.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define S(x)  ((int64_t)(x) * 1000000)           /* seconds, in µs */
@@ -47,43 +49,14 @@
 
 /* ---- fixtures --------------------------------------------------------- */
 
-static char base[128];
-static char dir[256];             /* this test's directory */
-
-static void make_base(void)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(base, sizeof(base), "%s/check_alert.XXXXXX",
-	         tmp != NULL && *tmp != '\0' && strlen(tmp) < 64 ? tmp : "/tmp");
-	if (mkdtemp(base) == NULL) {
-		fprintf(stderr, "check_alert: %s: %s\n", base, strerror(errno));
-		exit(EXIT_FAILURE);
-	}
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-                      struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void remove_base(void)
-{
-	nftw(base, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "%s/t.XXXXXX", base);
-	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+	tmp_dir_make();
 }
 
 static void teardown(void)
 {
-	nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmp_dir_remove();
 }
 
 static void path_of(const char *name, char *path)

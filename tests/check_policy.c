@@ -32,6 +32,8 @@
 
 #include "policy.h"
 #include "check_main.h"
+#define CHECK_TMP_NAME "check_policy"
+#include "check_tmp.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -46,7 +48,6 @@ struct report {
 
 static struct report reports[512];
 static size_t nreports;
-static char dir[256];             /* the policy directory of this test */
 
 static void collect(void *ctx, const char *file, int line, int warning,
                     const char *msg)
@@ -109,41 +110,9 @@ static int reported(const char *name, int line, int warning,
 	    "want %s:%d: %s'%s'; got:\n%s", name ? name : "(dir)", line, \
 	    warning ? "warning " : "", text, dump())
 
-/* Every test of a tcase works in its own directory under one base
- * directory, made before the tcase forks its tests and removed after it,
- * so that nothing is left behind even when a test fails. */
-static char base[128];
-
-static void make_base(void)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(base, sizeof(base), "%s/check_policy.XXXXXX",
-	         tmp != NULL && *tmp != '\0' && strlen(tmp) < 64 ? tmp : "/tmp");
-	if (mkdtemp(base) == NULL || chmod(base, 0755) != 0) {
-		fprintf(stderr, "check_policy: %s: %s\n", base, strerror(errno));
-		exit(EXIT_FAILURE);
-	}
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-                      struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void remove_base(void)
-{
-	nftw(base, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "%s/t.XXXXXX", base);
-	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
-	ck_assert_int_eq(chmod(dir, 0755), 0);
+	tmp_dir_make();
 	nreports = 0;
 }
 
