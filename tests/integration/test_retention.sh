@@ -216,6 +216,11 @@ check_match 'freshco/old.txt: retention \(retention scratch\) ended' "$out" \
     "due: the [retention] counted from the last change"
 check_match '^3 past retention, 3 held, 1 kept$' "$(printf '%s\n' "$out" | tail -n 1)" \
     "due: the counts (freshco/new.txt kept)"
+# The KPI report counts the same files, walking the mount as the user.
+rep=$("$DOSSIERCTL" report "$VAULT" --passphrase-file "$PASSFILE" --policy "$POL" \
+    --since "$(date -d yesterday +%F)" --until "$(date -d tomorrow +%F)" --format csv \
+    --mount "$M" --as "$REC" 2>&1)
+check_match '^retention,overdue,,3'$'\r''?$' "$rep" "dossierctl report --mount --as: 3 files past retention, as due says"
 
 # ------------------------------------------------------------ 3. run
 
