@@ -42,7 +42,8 @@ BINS  = src/dossierfs src/dossierctl
 UNITS = $(patsubst %.c,%,$(wildcard tests/check_*.c))
 # dossierfs-faults: the daemon with test-only fault injection in the
 # eraser (DOSSIER_FAULT=write|verify in its environment).
-TOOLS = tests/fsx tests/auditfill tests/dossierfs-faults tests/auditscript
+TOOLS = tests/fsx tests/auditfill tests/dossierfs-faults tests/auditscript \
+        tests/alertfeed
 
 
 .PHONY: FORCE all check unit integration install uninstall clean deps demo bench
@@ -84,6 +85,10 @@ tests/fsx: tests/fsx.c $(FLAGS_STAMP)
 tests/auditfill: tests/auditfill.c $(CLI_OBJ) $(CORE_OBJ) $(FLAGS_STAMP)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(CLI_OBJ) $(CORE_OBJ) $(PKG_LIBS)
+
+tests/alertfeed: tests/alertfeed.c $(CORE_OBJ) $(FLAGS_STAMP)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(CORE_OBJ) $(PKG_LIBS)
 
 tests/auditscript: tests/auditscript.c $(CLI_OBJ) $(CORE_OBJ) $(FLAGS_STAMP)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< \

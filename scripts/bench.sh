@@ -1390,6 +1390,8 @@ ratio() { # a b -> a/b, or NA
 		if (a == "NA" || b == "NA" || b == 0) print "NA"; else printf "%.6f\n", a / b }'
 }
 
+fmt3() { awk -v v="$1" 'BEGIN { if (v == "NA") print "n/a"; else printf "%.3f\n", v }'; }
+
 fmt_ratio() {
 	awk -v v="$1" 'BEGIN { if (v == "NA") print "n/a"; else printf "%.2f\n", v }'
 }
@@ -1486,6 +1488,7 @@ report_workloads() {
 	echo "other on the randread row, not with native. 'fail' = no successful run."
 	echo
 	report_drain
+	report_alerts
 }
 
 # report_drain: after which workloads dossierfs's eraser had work left when
@@ -1500,6 +1503,35 @@ report_drain() {
 		echo "- dossierfs erase queue after \"$label\": empty $(median "${vals[@]}") s after the command returned (median of ${#vals[@]}; untimed, before the next phase)"
 	done
 	echo
+}
+
+# report_alerts: with the dossierfs-alerts target, the alert engine alone
+# (tests/alertfeed, if built) on the same rules, per event, next to the
+# dossierfs-alerts / dossierfs ratio of each workload.
+report_alerts() {
+	local feed=$SCRIPT_DIR/../tests/alertfeed w wid label better r
+	local -a vals
+	[[ " ${TARGETS[*]} " == *" dossierfs-alerts "* && " ${TARGETS[*]} " == *" dossierfs "* ]] || return 0
+	echo "## Alert rules (dossierfs-alerts / dossierfs, same run)"
+	echo
+	echo "Time rows: > 1 is slower with the rules; MB/s and IOPS rows: > 1 is faster."
+	echo
+	echo "| workload | ratio, median of the per-run ratios | per run |"
+	echo "|---|---:|---|"
+	for w in "${WORKLOADS[@]}"; do
+		IFS='|' read -r wid label _ better <<<"$w"
+		vals=()
+		for ((r = 1; r <= RUNS; r++)); do
+			vals+=("$(ratio "${VAL["$r|$wid|dossierfs-alerts"]:-NA}" "${VAL["$r|$wid|dossierfs"]:-NA}")")
+		done
+		[[ " ${vals[*]} " == *[0-9]* ]] || continue
+		echo "| $label | $(fmt3 "$(median "${vals[@]}")") | $(for v in "${vals[@]}"; do printf '%s ' "$(fmt3 "$v")"; done)|"
+	done
+	echo
+	if [[ -x $feed && -d $DATA/policy-alerts ]]; then
+		echo "- the alert engine alone on the same six rules: $("$feed" "$DATA/policy-alerts" "$BENCH_USER" 1000000 2>&1)"
+		echo
+	fi
 }
 
 # report_policy: the policy case's medians, per-repetition figures and ratio.
