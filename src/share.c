@@ -690,6 +690,7 @@ static void do_export(struct call *c, int fd)
 	char id[SHAREPKG_IDHEX], rid[24], user[64], spk[65];
 	uint64_t bytes = 0;
 	struct req r;
+	struct stat st;
 	bool busy = false;
 	int rc, fl;
 
@@ -721,9 +722,13 @@ static void do_export(struct call *c, int fd)
 		          r.id);
 		goto out;
 	}
+	/* A regular file only: a pipe nobody reads would hold this call,
+	 * and the unmount that waits for it, for ever. */
 	if (fd < 0 || (fl = fcntl(fd, F_GETFL)) < 0 ||
-	    (fl & O_ACCMODE) == O_RDONLY) {
-		reply_err(c, "no output to write the package to");
+	    (fl & O_ACCMODE) == O_RDONLY || fstat(fd, &st) != 0 ||
+	    !S_ISREG(st.st_mode)) {
+		reply_err(c, "the package must go to a regular file opened "
+		          "for writing");
 		goto out;
 	}
 	if (fs_audit(s->fs) == NULL ||

@@ -107,6 +107,17 @@ check_fail_with 'is rejected already' -m "nor approved afterwards" ctl "$C" appr
 section "4. approval, export, transit, opening"
 check_match 'request 1 approved' "$(ctl "$C" approve "$MNT" 1 2>&1)" "carol approves request 1"
 check_match 'request 4 approved' "$(ctl "$C" approve "$MNT" 4 2>&1)" "and request 4"
+# A pipe as the output (which nobody might read) is refused: only a
+# regular file, so that no call can hang the daemon.
+sock=/run/dossierfs/ctl-$(findmnt -n -o MAJ:MIN --mountpoint "$MNT" | tr -d " ").sock
+out=$(as_user "$A" "$PY" -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+r, w = os.pipe()
+socket.send_fds(s, [b"op=share-export\nid=1\n"], [w])
+print(s.recv(65536).decode())' "$sock" 2>&1)
+check_match 'message=the package must go to a regular file' "$out" "export into a pipe: refused"
 out=$(ctl "$A" export "$MNT" 1 --out "$WORK/home/$A/p1.pkg" --sender-key "$WORK/home/$A/vault.pub" 2>&1)
 check_match 'package [0-9a-f]{32} written' "$out" "alice exports request 1"
 check_eq "$(cat "$VAULT/audit.pub")" "$(cat "$WORK/home/$A/vault.pub")" "the signing key given is the vault's audit.pub"
