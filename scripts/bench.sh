@@ -38,7 +38,7 @@ usage: bench.sh [-r RUNS] [-w WORKDIR] [-t TARGETS] [-p PHASES] [-s SIZE_MIB]
   -h           show this help
 
 dossierfs mounts need '-o policy=DIR'. The workloads' mount gets a
-generated one (WORKDIR/data/policy-bench: a role granting the user running
+generated one (WORKDIR/data/policy-dossierfs: a role granting the user running
 the benchmark every permission on every client), and the workloads run in
 the client folder DOSSIERFS_SUBDIR, since the mount root holds only client
 folders.
@@ -530,20 +530,24 @@ policy_args() {
 	[[ $found -eq 1 ]] || FS_ARGS+=(-o "policy=$dir")
 }
 
-setup_dossierfs() {
-	local d=$DATA/dossierfs pol=$DATA/policy-bench
+# mount_dossierfs TARGET WRITER: a vault of TARGET's, mounted under the
+# policy WRITER writes in DATA/policy-TARGET.
+mount_dossierfs() {
+	local t=$1 d=$DATA/$1 pol=$DATA/policy-$1
 	local -a fs_opts=()
 	read -r -a fs_opts <<<"${DOSSIERFS_OPTS:-}"
 	mkdir -p "$d/mnt"
-	if ! { write_bench_policy "$pol" && check_policy "$pol" dossierfs; }; then
-		log "dossierfs: cannot write a valid policy in $pol"
+	if ! { "$2" "$pol" && check_policy "$pol" "$t"; }; then
+		log "$t: cannot write a valid policy in $pol"
 		return 1
 	fi
-	init_vault "$d/vault" dossierfs || return 1
+	init_vault "$d/vault" "$t" || return 1
 	policy_args "$pol" "${fs_opts[@]}"
-	mount_cmd dossierfs "$d/mnt" "$DOSSIERFS" "$d/vault" "$d/mnt" \
+	mount_cmd "$t" "$d/mnt" "$DOSSIERFS" "$d/vault" "$d/mnt" \
 		--passphrase-file "$PASSFILE" "${FS_ARGS[@]}"
 }
+
+setup_dossierfs() { mount_dossierfs dossierfs write_bench_policy; }
 
 # The policy of the workloads plus one alert rule of each kind, with the
 # example's thresholds, watching the benchmark user; they only record.
@@ -585,20 +589,7 @@ response = record
 EOF
 }
 
-setup_dossierfs-alerts() {
-	local d=$DATA/dossierfs-alerts pol=$DATA/policy-alerts
-	local -a fs_opts=()
-	read -r -a fs_opts <<<"${DOSSIERFS_OPTS:-}"
-	mkdir -p "$d/mnt"
-	if ! { write_alert_policy "$pol" && check_policy "$pol" dossierfs-alerts; }; then
-		log "dossierfs-alerts: cannot write a valid policy in $pol"
-		return 1
-	fi
-	init_vault "$d/vault" dossierfs-alerts || return 1
-	policy_args "$pol" "${fs_opts[@]}"
-	mount_cmd dossierfs-alerts "$d/mnt" "$DOSSIERFS" "$d/vault" "$d/mnt" \
-		--passphrase-file "$PASSFILE" "${FS_ARGS[@]}"
-}
+setup_dossierfs-alerts() { mount_dossierfs dossierfs-alerts write_alert_policy; }
 
 # probe DIR: a small write, read back and delete, so a target that mounts but
 # refuses work is reported now rather than as a column of failures.
@@ -1528,8 +1519,8 @@ report_alerts() {
 		echo "| $label | $(fmt3 "$(median "${vals[@]}")") | $(for v in "${vals[@]}"; do printf '%s ' "$(fmt3 "$v")"; done)|"
 	done
 	echo
-	if [[ -x $feed && -d $DATA/policy-alerts ]]; then
-		echo "- the alert engine alone on the same six rules: $("$feed" "$DATA/policy-alerts" "$BENCH_USER" 1000000 2>&1)"
+	if [[ -x $feed && -d $DATA/policy-dossierfs-alerts ]]; then
+		echo "- the alert engine alone on the same six rules: $("$feed" "$DATA/policy-dossierfs-alerts" "$BENCH_USER" 1000000 2>&1)"
 		echo
 	fi
 }

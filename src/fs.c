@@ -810,7 +810,8 @@ static int record(struct fs *fs, uid_t uid, pid_t pid, bool exe,
 	}
 	rc = wait ? audit_record(fs->audit, &ev, NULL)
 	          : audit_record_nowait(fs->audit, &ev);
-	if (rc == 0 && fs->monitor != NULL && c != NULL)
+	/* Only a policy with [alert]s has an engine to feed. */
+	if (rc == 0 && fs->monitor != NULL && c != NULL && c->alerts != NULL)
 		monitor_event(fs->monitor, c, &ev, monitor_kind(a));
 	guard_caller_put(fs->guard, c);
 	return rc;
