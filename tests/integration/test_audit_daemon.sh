@@ -257,7 +257,13 @@ if ! create_vault "$VAULTA" >/dev/null 2>&1 || ! dmount; then
 fi
 pass "mounted (daemon pid $DPID, -f, output in $DLOG)"
 REALMNT=$(realpath "$MNTA")
-PV=$(pstatus_version)
+# The mount point appears before the daemon has finished starting (audit
+# store, lockout list, then the policy watch writes the status file).
+for _ in $(seq 50); do
+    PV=$(pstatus_version)
+    [ -n "$PV" ] && break
+    sleep 0.1
+done
 check_eq "$V1" "$PV" "policy status names the version in force"
 
 A=$MNTA/$CA
