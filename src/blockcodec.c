@@ -196,7 +196,10 @@ int bc_decrypt(const struct bc_key *k, uint64_t index,
 	    inlen > BC_BLOCK + bc_overhead(k->cipher))
 		return -EIO;
 	len = inlen - bc_overhead(k->cipher);
-	if ((k->flags & BC_F_HOLES) && all_zero(in, inlen)) {
+	/* A hole reads as zeros. A written block starts with its random
+	 * nonce, so only a zero nonce makes the whole block worth scanning. */
+	if ((k->flags & BC_F_HOLES) && all_zero(in, nl) &&
+	    all_zero(in, inlen)) {
 		memset(pt, 0, len);
 		return (int)len;
 	}

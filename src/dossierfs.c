@@ -389,11 +389,28 @@ out:
 	return rc;
 }
 
+/*
+ * The daemon holds a descriptor for every inode the kernel knows of the
+ * mount, and the kernel keeps inodes as long as memory allows: a vault of
+ * tens of thousands of files needs that many. As root, the limit goes up
+ * to the system's ceiling (fs.nr_open), else to the hard limit.
+ */
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
+	unsigned long long cap = 0;
+	FILE *f;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (geteuid() == 0 && (f = fopen("/proc/sys/fs/nr_open", "re"))) {
+		if (fscanf(f, "%llu", &cap) == 1 && cap > rl.rlim_max)
+			rl.rlim_max = (rlim_t)cap;
+		fclose(f);
+	}
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE,
+	                                                    &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}

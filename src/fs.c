@@ -3347,6 +3347,13 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t n, const char *name,
 	ssize_t len;
 	int rc;
 
+	/* Only user.* and the ACL view are offered. "Not supported" rather
+	 * than "no such attribute" for the rest (security.selinux above all)
+	 * lets ls -l and the like stop asking for every file of the mount. */
+	if (strncmp(name, XATTR_USER, 5) != 0 && !is_acl(name)) {
+		rc = -EOPNOTSUPP;
+		goto out;
+	}
 	if (is_view(i)) {
 		rc = -ENODATA;
 		goto out;
@@ -3357,6 +3364,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t n, const char *name,
 		goto out;
 	}
 	if ((rc = xattr_stored(i, name, stored)) != 0) {
+		/* The default ACL: directories have none of their own. */
 		rc = rc == -EOPNOTSUPP ? -ENODATA : rc;
 		goto out;
 	}
