@@ -76,6 +76,8 @@ Environment:
   BENCH_POLICY_OPENS     timed open+close pairs per measurement (20000)
   BENCH_FIO_RUNTIME      seconds per fio job (default 10)
   BENCH_PHASE_TIMEOUT    seconds before one timed phase is killed (default 600)
+  BENCH_SEED             seed of the per-run target order (default 1; the
+                         order is logged)
 
 The report goes to stdout (and WORKDIR/results.md), progress to stderr, the
 raw per-run numbers to WORKDIR/results.csv.
@@ -137,6 +139,8 @@ POL_OPENS=${BENCH_POLICY_OPENS:-20000}
 	die "BENCH_POLICY_FILES must be an integer from 1 to 100000"
 [[ $POL_OPENS =~ ^[1-9][0-9]*$ ]] || die "BENCH_POLICY_OPENS must be a positive integer"
 DOSSIERFS_SUBDIR=${DOSSIERFS_SUBDIR:-bench}
+BENCH_SEED=${BENCH_SEED:-1}
+[[ $BENCH_SEED =~ ^[0-9]{1,6}$ ]] || die "BENCH_SEED must be a number"
 case /$DOSSIERFS_SUBDIR/ in
 */./* | */../* | *//*) die "DOSSIERFS_SUBDIR must be a relative path without . or .., not '$DOSSIERFS_SUBDIR'" ;;
 esac
@@ -1312,11 +1316,19 @@ declare -A DRAIN=() # workload -> dossierfs erase-queue drain times (s)
 FAILURES=0
 n=${#ACTIVE[@]}
 for ((r = 1; r <= RUNS; r++)); do
-	# Rotate the target order each run so no target always goes first.
-	order=()
-	for ((i = 0; i < n; i++)); do
-		order+=("${ACTIVE[(i + r - 1) % n]}")
+	# A new target order each run (a shuffle seeded by BENCH_SEED and the
+	# run): no target always goes first, and none always follows the same
+	# one (right after a 512 MiB writer, this VM's page cache is slow to
+	# fault in, which a fixed rotation pinned on one target).
+	order=("${ACTIVE[@]}")
+	RANDOM=$((BENCH_SEED * 1000 + r))
+	for ((i = n - 1; i > 0; i--)); do
+		j=$((RANDOM % (i + 1)))
+		tmp=${order[i]}
+		order[i]=${order[j]}
+		order[j]=$tmp
 	done
+	log "run $r/$RUNS: target order ${order[*]}"
 	for w in "${WORKLOADS[@]}"; do
 		IFS='|' read -r wid label unit _ <<<"$w"
 		for t in "${order[@]}"; do
@@ -1473,7 +1485,7 @@ report_workloads() {
 	done
 	echo
 	echo "Notes: caches dropped before every timed phase; workloads run on every"
-	echo "target before the next, target order rotated each run. fio uses direct=0,"
+	echo "target before the next, target order shuffled each run. fio uses direct=0,"
 	echo "so its default invalidate=1 sends native random reads to the disk while FUSE"
 	echo "targets read from the backing page cache: compare FUSE targets with each"
 	echo "other on the randread row, not with native. 'fail' = no successful run."
