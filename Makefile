@@ -31,7 +31,7 @@ CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 # Pure modules: no FUSE, no globals; unit-tested directly.
 CORE_SRC = src/blockcodec.c src/fsio.c src/namecodec.c src/keywrap.c src/secret.c \
            src/policy.c src/aclview.c src/audit.c src/auditview.c src/sharepkg.c \
-           src/alert.c src/lockout.c src/report.c src/control.c
+           src/alert.c src/lockout.c src/report.c src/control.c src/util.c
 CORE_OBJ = $(CORE_SRC:.c=.o)
 CLI_SRC  = src/vault.c src/unlock.c src/erase.c
 CLI_OBJ  = $(CLI_SRC:.c=.o)

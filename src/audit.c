@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "audit.h"
+#include "util.h"
 
 #define FORMAT_VERSION 1
 #define REC_DOMAIN     "dossierfs-audit-v1"
@@ -150,14 +151,6 @@ struct val {
 };
 
 /* ---- small helpers ---------------------------------------------------- */
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void put_be64(unsigned char *b, uint64_t x)
 {

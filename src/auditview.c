@@ -11,6 +11,7 @@
 
 #include "audit.h"
 #include "auditview.h"
+#include "util.h"
 
 #define NSTREAMS   AV_VERIFY_TXT    /* the files made of records */
 #define LINE_START 8192u            /* first size of a reader's buffer */
@@ -141,14 +142,6 @@ struct spot {
 	uint64_t seq;
 	uint64_t off;
 };
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 const char *av_file_name(unsigned f)
 {

@@ -30,6 +30,7 @@
 #include "ctlutil.h"
 #include "erase_list.h"
 #include "unlock.h"
+#include "util.h"
 
 static const char *prog = "dossierctl erase";
 
@@ -109,11 +110,6 @@ static char *detail_get(const char *detail, const char *key)
 	return NULL;
 }
 
-static char *dup_or_null(const char *s)
-{
-	return s != NULL ? strdup(s) : NULL;
-}
-
 static void wipe_free(char *s)
 {
 	if (s != NULL) {
@@ -148,9 +144,9 @@ static int add_row(struct status *st, const struct audit_row *r)
 		memcpy(d->id, id, ERASE_IDLEN + 1);
 	free(id);
 	d->uid = r->ev.uid;
-	d->user = dup_or_null(r->ev.user);
-	d->client = dup_or_null(r->ev.client);
-	d->path = dup_or_null(r->ev.path);
+	d->user = strdup_or_null(r->ev.user);
+	d->client = strdup_or_null(r->ev.client);
+	d->path = strdup_or_null(r->ev.path);
 	d->error = detail_get(r->ev.detail, "error");
 	d->requested = detail_get(r->ev.detail, "requested");
 	/* The row is kept either way, so that status_free() frees it. */

@@ -37,6 +37,7 @@
 #include "policy.h"
 #include "report.h"
 #include "unlock.h"
+#include "util.h"
 
 static const char *prog = "dossierctl report";
 
@@ -255,14 +256,6 @@ static FILE *open_out(struct ropts *o)
 		unlink(o->out);
 	}
 	return f;
-}
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static int run(struct ropts *o)

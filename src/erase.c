@@ -15,6 +15,7 @@
 
 #include "erase.h"
 #include "fsio.h"
+#include "util.h"
 
 #define CHUNK       (1u << 20)          /* overwrite and read-back unit */
 #define ALIGN       4096u               /* O_DIRECT alignment */
@@ -93,14 +94,6 @@ struct eraser {
 #endif
 };
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void iso_time(int64_t us, char out[64])
 {
 	time_t s = (time_t)(us / 1000000);
@@ -138,22 +131,6 @@ static void pattern(const unsigned char *key, uint64_t pos, unsigned char *out,
 	crypto_stream_xchacha20_xor_ic(scratch, scratch, n + lead, nonce,
 	                               pos / 64, key);
 	memcpy(out, scratch + lead, n);
-}
-
-static int pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t off)
-{
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
 }
 
 /* Reads [off, off + n) into buf through rfd (O_DIRECT when direct):
@@ -1454,11 +1431,6 @@ void eraser_close(struct eraser *e)
 	free(e);
 }
 
-static char *dup_or_null(const char *s)
-{
-	return s != NULL ? strdup(s) : NULL;
-}
-
 /* A new job for request r of size plaintext bytes: a fresh ID. */
 static void job_new(struct job *j, const struct erase_req *r, uint64_t size)
 {
@@ -1466,14 +1438,14 @@ static void job_new(struct job *j, const struct erase_req *r, uint64_t size)
 
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2hex(j->id, sizeof(j->id), raw, sizeof(raw));
-	j->m.reason = dup_or_null(r->reason);
-	j->m.user = dup_or_null(r->user);
-	j->m.roles = dup_or_null(r->roles);
-	j->m.exe = dup_or_null(r->exe);
-	j->m.rule = dup_or_null(r->rule);
-	j->m.policy = dup_or_null(r->policy);
-	j->m.client = dup_or_null(r->client);
-	j->m.path = dup_or_null(r->path);
+	j->m.reason = strdup_or_null(r->reason);
+	j->m.user = strdup_or_null(r->user);
+	j->m.roles = strdup_or_null(r->roles);
+	j->m.exe = strdup_or_null(r->exe);
+	j->m.rule = strdup_or_null(r->rule);
+	j->m.policy = strdup_or_null(r->policy);
+	j->m.client = strdup_or_null(r->client);
+	j->m.path = strdup_or_null(r->path);
 	j->m.uid = (uint32_t)r->uid;
 	j->m.pid = (uint32_t)r->pid;
 	j->m.requested_us = now_us();

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "fsio.h"
+#include "util.h"
 
 #define B BC_BLOCK
 
@@ -87,23 +88,6 @@ static int pread_all(int fd, void *buf, size_t n, uint64_t off)
 			return -errno;
 		if (r == 0)
 			return -EIO;
-		done += (size_t)r;
-	}
-	return 0;
-}
-
-static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
-{
-	size_t done = 0;
-	ssize_t r;
-
-	while (done < n) {
-		r = pwrite(fd, (const char *)buf + done, n - done,
-		           (off_t)(off + done));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
 		done += (size_t)r;
 	}
 	return 0;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lockout.h"
+#include "util.h"
 
 #define LOCK_FILE  LOCKOUT_FILE ".lock"
 #define TMP_FILE   LOCKOUT_FILE ".tmp"
@@ -191,22 +192,6 @@ out:
 	free(buf);
 	close(fd);
 	return rc;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /* Writes l as the new lockouts, durably; sets l->id. */

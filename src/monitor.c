@@ -14,6 +14,7 @@
 #include "alert.h"
 #include "lockout.h"
 #include "monitor.h"
+#include "util.h"
 
 #define HITS_MAX  16u           /* alerts answered for one event */
 #define JSON_MAX  4096u
@@ -33,14 +34,6 @@ struct notify {
 	uid_t uid;
 	unsigned timeout_s;
 };
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 int monitor_open(int dirfd, struct audit *a, struct monitor **out)
 {
@@ -144,11 +137,6 @@ static void *notify_main(void *arg)
 	return NULL;
 }
 
-static char *dup0(const char *s)
-{
-	return s != NULL ? strdup(s) : NULL;
-}
-
 /* Starts the notify command for hit h in a thread of its own. */
 static void notify_start(struct monitor *m, const struct caller *c,
                          const struct alert_hit *h, const char *rule,
@@ -165,15 +153,15 @@ static void notify_start(struct monitor *m, const struct caller *c,
 	n->m = m;
 	n->uid = h->uid;
 	n->timeout_s = policy_notify_timeout_s(c->policy);
-	n->cmd = dup0(cmd);
+	n->cmd = strdup_or_null(cmd);
 	n->json = malloc(JSON_MAX);
-	n->user = dup0(h->user);
-	n->roles = dup0(h->roles);
-	n->client = dup0(h->client);
+	n->user = strdup_or_null(h->user);
+	n->roles = strdup_or_null(h->roles);
+	n->client = strdup_or_null(h->client);
 	n->rule = malloc(strlen(rule) + 7);
 	if (n->rule != NULL)
 		sprintf(n->rule, "alert %s", rule);
-	n->policy = dup0(policy_version(c->policy));
+	n->policy = strdup_or_null(policy_version(c->policy));
 	if (n->json == NULL || n->rule == NULL || n->policy == NULL) {
 		notify_free(n);
 		return;

@@ -22,6 +22,7 @@
 #include "policy.h"
 #include "share.h"
 #include "sharepkg.h"
+#include "util.h"
 
 #define SEAL_AD      "dossierfs-share-v1:"
 #define NONCE_LEN    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
@@ -66,19 +67,6 @@ static void req_free(struct req *r)
 		free(r->files[i]);
 	free(r->files);
 	memset(r, 0, sizeof(*r));
-}
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static char *dup_or_null(const char *s)
-{
-	return s != NULL ? strdup(s) : NULL;
 }
 
 /* The user name of uid, or its number. */
@@ -152,13 +140,13 @@ static int req_parse(const struct kvmsg *m, uint64_t id, struct req *r)
 	    (s = kv_get(m, "state")) == NULL || strlen(s) >= sizeof(r->state))
 		return -EBADMSG;
 	strcpy(r->state, s);
-	r->client = dup_or_null(kv_get(m, "client"));
-	r->reason = dup_or_null(kv_get(m, "reason"));
-	r->recipient = dup_or_null(kv_get(m, "recipient"));
-	r->requester = dup_or_null(kv_get(m, "requester"));
-	r->decider = dup_or_null(kv_get(m, "decider"));
-	r->note = dup_or_null(kv_get(m, "note"));
-	r->exporter = dup_or_null(kv_get(m, "exporter"));
+	r->client = strdup_or_null(kv_get(m, "client"));
+	r->reason = strdup_or_null(kv_get(m, "reason"));
+	r->recipient = strdup_or_null(kv_get(m, "recipient"));
+	r->requester = strdup_or_null(kv_get(m, "requester"));
+	r->decider = strdup_or_null(kv_get(m, "decider"));
+	r->note = strdup_or_null(kv_get(m, "note"));
+	r->exporter = strdup_or_null(kv_get(m, "exporter"));
 	if (num(kv_get(m, "requester_uid"), &v) != 0)
 		return -EBADMSG;
 	r->requester_uid = (uid_t)v;
@@ -188,23 +176,6 @@ static int req_parse(const struct kvmsg *m, uint64_t id, struct req *r)
 	if (sharepkg_pub_parse(r->recipient, strlen(r->recipient), &pk) != 0)
 		return -EBADMSG;
 	sharepkg_fingerprint_hex(&pk, r->fpr);
-	return 0;
-}
-
-static int write_all(int fd, const void *p, size_t len)
-{
-	const unsigned char *b = p;
-
-	while (len > 0) {
-		ssize_t n = write(fd, b, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		b += n;
-		len -= (size_t)n;
-	}
 	return 0;
 }
 
@@ -467,9 +438,9 @@ static void do_request(struct call *c)
 	size_t k = 0;
 	int rc;
 
-	r.client = dup_or_null(kv_get(q, "client"));
-	r.reason = dup_or_null(kv_get(q, "reason"));
-	r.recipient = dup_or_null(kv_get(q, "recipient"));
+	r.client = strdup_or_null(kv_get(q, "client"));
+	r.reason = strdup_or_null(kv_get(q, "reason"));
+	r.recipient = strdup_or_null(kv_get(q, "recipient"));
 	for (size_t i = 0; i < q->n; i++)
 		k += strcmp(q->keys[i], "file") == 0;
 	if (r.client == NULL || r.reason == NULL || r.recipient == NULL ||
@@ -603,7 +574,7 @@ static void do_decide(struct call *c, bool approve)
 	free(r.decider);
 	r.decider = strdup(user);
 	free(r.note);
-	r.note = dup_or_null(kv_get(c->req, "note"));
+	r.note = strdup_or_null(kv_get(c->req, "note"));
 	r.decided = now_us();
 	strcpy(r.state, approve ? "approved" : "rejected");
 	/* Recorded first: a decision nobody can see is not made. */

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "sharepkg.h"
+#include "util.h"
 
 #define PUB_MAGIC    "dossierfs-share-pub-v1"
 #define SEC_MAGIC    "dossierfs-share-sec-v1"
@@ -91,25 +92,6 @@ static uint32_t get32(const unsigned char *p)
 	for (int i = 3; i >= 0; i--)
 		v = v << 8 | p[i];
 	return v;
-}
-
-static int write_all(int fd, const void *p, size_t len)
-{
-	const unsigned char *b = p;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, b, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* Reads len bytes, fewer only at end of file: the count, or -errno. */
