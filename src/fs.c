@@ -3364,7 +3364,8 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t n, const char *name,
 		goto out;
 	}
 	if ((rc = xattr_stored(i, name, stored)) != 0) {
-		/* The default ACL: directories have none of their own. */
+		/* Left here: the default ACL (no directory has one) and a
+		 * bare "user.", neither of which exists. */
 		rc = rc == -EOPNOTSUPP ? -ENODATA : rc;
 		goto out;
 	}
