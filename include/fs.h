@@ -95,8 +95,10 @@ struct audit *fs_audit(struct fs *fs);
 struct monitor;
 void fs_set_monitor(struct fs *fs, struct monitor *m);
 
-/* 1 if uid is in a role whose allow lists admin (and it is not locked
- * out), with the role in why; 0 if not, with the reason in why. */
+/* 1 if the policy in force grants uid admin at the mount root (over
+ * every client, no deny of admin anywhere, in its days and hours) and it
+ * is not locked out, with the deciding role or rule in why; 0 if not,
+ * with the reason in why. */
 int fs_is_admin(struct fs *fs, uid_t uid, char *why, size_t cap);
 
 #endif

@@ -77,8 +77,9 @@ void policy_free(struct policy *p);
  * One access. user is the caller's name, groups its group names (primary
  * and supplementary, resolved by the daemon). client is the client folder
  * (its name under the mount root), or NULL for the mount root itself,
- * where only POL_LIST is meaningful: it is allowed to anyone who belongs
- * to at least one role. client_owner is the user who created the client
+ * where POL_LIST is allowed to anyone who belongs to at least one role,
+ * and POL_AUDIT and POL_ADMIN to those granted them over every client
+ * (the root's .audit; unlocking a user); nothing else is allowed there. client_owner is the user who created the client
  * folder, or NULL; it counts like `owner =` in a [client] section. For
  * POL_REGISTER (creating client folder `client`, path "") the caller is
  * the owner-to-be, unless a [client] section of that name names another

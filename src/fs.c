@@ -3742,39 +3742,14 @@ void fs_set_monitor(struct fs *fs, struct monitor *m)
 
 int fs_is_admin(struct fs *fs, uid_t uid, char *why, size_t cap)
 {
-	const struct caller *c = guard_caller(fs->guard, uid);
-	const char *names[64];
-	size_t n;
-	int yes = 0;
+	/* admin at the mount root: over every client, like the root's
+	 * .audit, and a deny of admin anywhere takes it away. */
+	struct place root = { .root = true };
+	struct policy_decision d;
+	int rc = decide_uid(fs, uid, &root, POL_ADMIN, &d);
 
-	snprintf(why, cap, "no role allows admin");
-	if (c == NULL || c->user == NULL) {
-		guard_caller_put(fs->guard, c);
-		return 0;
-	}
-	if (fs->monitor != NULL && monitor_locked(fs->monitor, c->user)) {
-		snprintf(why, cap, "locked out by an alert");
-		guard_caller_put(fs->guard, c);
-		return 0;
-	}
-	n = policy_user_roles(c->policy, c->user, c->groups, c->ngroups,
-	                      names, 64);
-	for (size_t k = 0; k < n && k < 64 && !yes; k++) {
-		for (size_t i = 0; i < policy_nroles(c->policy); i++) {
-			struct policy_role r;
-
-			if (policy_role_at(c->policy, i, &r) != 0 ||
-			    strcmp(r.name, names[k]) != 0)
-				continue;
-			if ((r.allow & POL_ADMIN) && !(r.deny & POL_ADMIN)) {
-				snprintf(why, cap, "role %s", r.name);
-				yes = 1;
-			}
-			break;
-		}
-	}
-	guard_caller_put(fs->guard, c);
-	return yes;
+	snprintf(why, cap, "%s", d.rule);
+	return rc == 0;
 }
 
 int fs_attach_audit(struct fs *fs, struct audit *a)

@@ -1998,15 +1998,15 @@ static void trace(policy_trace_fn fn, void *ctx, const struct entry *e,
 		   effect == 0 ? why : NULL);
 }
 
-/* Whether e, held by the user, lets it audit the whole vault: it
- * allows audit, reaches every client and has no `files`. A rule without
+/* Whether e, held by the user, grants perm over the whole vault: it
+ * allows perm, reaches every client and has no `files`. A rule without
  * its own scope reaches what the roles the user has of it reach. */
-static int audits_all(const struct policy *p, const struct policy_req *r,
-                      const struct entry *e)
+static int grants_all(const struct policy *p, const struct policy_req *r,
+                      const struct entry *e, unsigned perm)
 {
 	size_t n = e->any_role ? p->nroles : e->nroles;
 
-	if (!(e->allow & POL_AUDIT) || e->files.n > 0)
+	if (!(e->allow & perm) || e->files.n > 0)
 		return 0;
 	if (e->kind == E_ROLE || e->has_scope)
 		return e->scope.kind == SC_ALL;
@@ -2034,19 +2034,24 @@ static int rule_member(const struct policy *p, const struct policy_req *r,
 
 /*
  * The mount root. list: anyone who has a role. audit (the root's .audit,
- * which covers every client): a role or rule that audits the whole vault
- * (audits_all()), and no role or rule of the user that denies audit
- * anywhere, since the root's view would show those clients too. Any other
- * permission: denied.
+ * which covers every client) and admin (unlocking a user, whom a lockout
+ * shuts out of every client): a role or rule that grants it over the
+ * whole vault (grants_all()), and no role or rule of the user that denies
+ * it anywhere, since it reaches those clients too. Any other permission:
+ * denied.
  */
 static void judge_root(const struct policy *p, const struct policy_req *r,
                        policy_trace_fn fn, void *ctx,
                        struct policy_decision *d)
 {
 	const struct entry *allow = NULL, *deny = NULL;
+	int whole = r->perm == POL_AUDIT || r->perm == POL_ADMIN;
 	const char *why = r->perm == POL_AUDIT
 	                  ? "does not allow audit of every client"
-	                  : "only list and audit are meaningful at the mount root";
+	                  : r->perm == POL_ADMIN
+	                  ? "does not allow admin over every client"
+	                  : "only list, audit and admin are meaningful at the "
+	                    "mount root";
 	int eff;
 
 	for (size_t i = 0; i < p->nroles + p->nrules; i++) {
@@ -2059,10 +2064,10 @@ static void judge_root(const struct policy *p, const struct policy_req *r,
 		eff = 0;
 		if (r->perm == POL_LIST)
 			eff = 1;
-		else if (r->perm == POL_AUDIT && in_window(&e->when, r->when)) {
-			if (e->deny & POL_AUDIT)
+		else if (whole && in_window(&e->when, r->when)) {
+			if (e->deny & r->perm)
 				eff = -1;
-			else if (audits_all(p, r, e))
+			else if (grants_all(p, r, e, r->perm))
 				eff = 1;
 		}
 		trace(fn, ctx, e, eff, why);

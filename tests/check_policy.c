@@ -784,6 +784,65 @@ START_TEST(test_mount_root_audit)
 }
 END_TEST
 
+/* admin at the mount root (unlocking a user): as for the root's .audit,
+ * over every client, and any deny of admin takes it away. */
+START_TEST(test_mount_root_admin)
+{
+	struct policy *p;
+	struct tm t;
+	struct policy_req r;
+
+	put("roles.ini",
+	    "[role adm]\nmembers = daemon\nscope = all\nallow = list, admin\n"
+	    "[role part]\nmembers = bin\nscope = clients:a*\n"
+	    "allow = list, admin\n"
+	    "[role files]\nmembers = sys\nscope = all\n"
+	    "allow = list, admin\nfiles = *.pdf\n"
+	    "[role day]\nmembers = sync\nscope = all\nallow = list, admin\n"
+	    "days = mon-fri\n"
+	    "[role plain]\nmembers = games\nscope = all\nallow = list\n"
+	    "[role adm2]\nmembers = lp\nscope = all\nallow = admin\n"
+	    "[role aud]\nmembers = man\nscope = all\nallow = audit\n"
+	    "[role adm3]\nmembers = mail, news\nscope = all\n"
+	    "allow = admin\n"
+	    "[role watched]\nmembers = news\nscope = all\nallow = list\n");
+	put("rules.ini",
+	    "[rule not-gil-on-b]\nroles = adm2\neffect = deny\n"
+	    "permissions = admin\nscope = clients:b*\n"
+	    "[rule watched-no-admin]\nroles = watched\neffect = deny\n"
+	    "permissions = admin\n");
+	p = load_clean();
+	ALLOWED(p, REQ("daemon", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
+	        "role adm");
+	/* some clients only, or some files only: not the whole vault */
+	DENIED(p, REQ("bin", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
+	       "default deny");
+	DENIED(p, REQ("sys", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
+	       "default deny");
+	/* neither list nor audit is admin */
+	DENIED(p, REQ("games", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
+	       "default deny");
+	DENIED(p, REQ("man", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
+	       "default deny");
+	/* a deny of admin on some clients, or by a rule on another role of
+	 * the user, beats the allow */
+	DENIED(p, REQ("lp", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
+	       "rule not-gil-on-b");
+	ALLOWED(p, REQ("mail", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
+	        "role adm3");
+	DENIED(p, REQ("news", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
+	       "rule watched-no-admin");
+	/* days */
+	r = REQ("sync", NOGROUPS, NULL, NULL, NULL, POL_ADMIN);
+	t = at(1, 10, 0);
+	r.when = &t;
+	ALLOWED(p, r, "role day");
+	t = at(0, 10, 0);
+	DENIED(p, r, "default deny");
+	policy_free(p);
+}
+END_TEST
+
 /* ---- core: introspection ----------------------------------------------- */
 
 struct traced {
@@ -2231,6 +2290,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(core, test_root_gets_nothing);
 	tcase_add_test(core, test_mount_root);
 	tcase_add_test(core, test_mount_root_audit);
+	tcase_add_test(core, test_mount_root_admin);
 	tcase_add_test(core, test_retention);
 	tcase_add_test(core, test_introspection);
 	tcase_add_test(core, test_alerts);

@@ -9,8 +9,9 @@
 #   4. denials with response lockout, notify: the 4th refusal fires; the
 #      notify command gets the alert as JSON; the user is then refused
 #      everything, also after a remount; `dossierctl lockouts` lists them;
-#      `dossierctl unlock` by a non-admin is refused and recorded, by an
-#      admin it works and is recorded, and the user works again
+#      `dossierctl unlock` by a non-admin, or by an admin whose other
+#      role denies admin, is refused and recorded, by an admin it works
+#      and is recorded, and the user works again
 #   5. mass-change: the 5th deletion or rename fires and notifies; the
 #      notify command failing (exit 1) and hanging (killed after
 #      notify_timeout) are recorded as failed notifications
@@ -28,7 +29,7 @@ fi
 require_tools useradd userdel groupadd groupdel setpriv fusermount3 pgrep
 [ "$CMD_TIMEOUT" = 300 ] && CMD_TIMEOUT=60
 
-R=dsfa_r C=dsfa_c O=dsfa_o D=dsfa_d M=dsfa_m S=dsfa_s ADM=dsfa_adm
+R=dsfa_r C=dsfa_c O=dsfa_o D=dsfa_d M=dsfa_m S=dsfa_s ADM=dsfa_adm A2=dsfa_a2
 MY_USERS=()
 my_cleanup() {
     local m u
@@ -49,7 +50,7 @@ _al_exit() {
     exit "$rc"
 }
 trap _al_exit EXIT
-for u in $R $C $O $D $M $S $ADM; do
+for u in $R $C $O $D $M $S $ADM $A2; do
     user_exists "$u" && userdel -f "$u" >/dev/null 2>&1
     group_exists "$u" && groupdel "$u" >/dev/null 2>&1
     useradd -M -U -d /nonexistent -s /usr/sbin/nologin "$u" || { fail "useradd $u"; finish; }
@@ -102,9 +103,14 @@ members = $S
 scope = all
 allow = $rw
 [role admins]
-members = $ADM
+members = $ADM, $A2
 scope = all
 allow = list, admin
+[role deputies]
+members = $A2
+scope = clients:c1
+allow = list
+deny = admin
 EOF
 }
 alerts() {
@@ -226,11 +232,15 @@ unmount_vault && mount_vault "$VAULT" "$MNT" >/dev/null || fail "remount"
 check_fail -m "still locked out after a remount" as_user $D ls "$MNT/c1"
 check_match "^$D	probing	" "$(as_user $ADM "$DOSSIERCTL" lockouts "$MNT" 2>&1)" "dossierctl lockouts (admin) lists the user"
 check_fail_with 'only an admin' -m "unlock by a non-admin is refused" as_user $R "$DOSSIERCTL" unlock "$MNT" $D
+check_fail_with 'only an admin' -m "unlock by an admin whose other role denies admin is refused" \
+    as_user $A2 "$DOSSIERCTL" unlock "$MNT" $D
 check_match 'dsfa_d unlocked' "$(as_user $ADM "$DOSSIERCTL" unlock "$MNT" $D 2>&1)" "unlock by an admin"
 check_ok -m "the user may list c1 again" as_user $D ls "$MNT/c1"
 check_fail_with 'not locked out' -m "unlocking again: not locked out" as_user $ADM "$DOSSIERCTL" unlock "$MNT" $D
 log=$(alerts_log)
 check_match "user=$R .*action=unlock outcome=denied .*detail=\"user=$D; not an admin\"" "$log" "the refused unlock is recorded"
+check_match "user=$A2 .*action=unlock outcome=denied .*rule=\"role deputies\" .*detail=\"user=$D; not an admin\"" "$log" \
+    "  and the one refused by a deny, with the role that denied"
 check_match "user=$ADM .*action=unlock outcome=allowed .*rule=\"role admins\" .*detail=\"user=$D\"" "$log" "the unlock is recorded"
 check_eq "" "$(cat "$VAULT/lockouts")" "the lockout list is empty"
 
