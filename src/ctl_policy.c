@@ -7,8 +7,9 @@
  *   policy review [--policy DIR] [--mount MNT] [--at "YYYY-MM-DD HH:MM"]
  *   policy status MOUNTPOINT|VAULT
  *
- * PATH is CLIENT[/PATH-IN-CLIENT], or a path inside a mounted vault: then
- * the client folder's owner is read from the mount too. Users and their
+ * PATH is CLIENT[/PATH-IN-CLIENT], / for the mount root, or a path inside
+ * a mounted vault: then the client folder's owner is read from the mount
+ * too. Users and their
  * groups come from the system (getpwnam, getgrouplist), as in the daemon.
  */
 #include <dirent.h>
@@ -165,7 +166,9 @@ static int mount_root(const char *real, size_t *len)
 /*
  * Splits PATH into client and path-in-client. A path inside a mounted
  * vault is taken relative to the mount root, and the owner of its client
- * folder is read from the mount (owner gets "" otherwise).
+ * folder is read from the mount (owner gets "" otherwise). Returns 0, 1
+ * for the mount root itself ("/" or a mounted vault's root: client is
+ * ""), or -EINVAL.
  */
 static int split_path(const char *arg, char *client, char *rest,
                       char *owner)
@@ -192,6 +195,10 @@ static int split_path(const char *arg, char *client, char *rest,
 	}
 	while (*rel == '/')
 		rel++;
+	if (*rel == '\0' && arg[0] == '/') {
+		client[0] = rest[0] = '\0';
+		return 1;
+	}
 	n = strcspn(rel, "/");
 	if (n == 0 || n > NAME_MAX)
 		return -EINVAL;
@@ -223,7 +230,7 @@ static int do_explain(struct popts *o)
 	struct policy *p = NULL;
 	struct who w;
 	unsigned perm;
-	int rc = 1;
+	int rc = 1, root;
 
 	if (o->nargs != 3)
 		return 2;
@@ -231,9 +238,9 @@ static int do_explain(struct popts *o)
 		fprintf(stderr, "%s: unknown action %s\n", prog, o->args[2]);
 		return 2;
 	}
-	if (split_path(o->args[1], client, rest, owner) != 0) {
-		fprintf(stderr, "%s: %s: not CLIENT[/PATH] nor a path in a "
-		        "mounted vault\n", prog, o->args[1]);
+	if ((root = split_path(o->args[1], client, rest, owner)) < 0) {
+		fprintf(stderr, "%s: %s: not CLIENT[/PATH], / (the mount root) "
+		        "nor a path in a mounted vault\n", prog, o->args[1]);
 		return 2;
 	}
 	if (who_load(o->args[0], &w) != 0) {
@@ -244,11 +251,13 @@ static int do_explain(struct popts *o)
 		goto out;
 	r = (struct policy_req){
 		.user = w.name, .groups = w.groups, .ngroups = w.ngroups,
-		.client = client, .client_owner = owner[0] ? owner : NULL,
-		.path = rest, .perm = perm, .when = &o->when,
+		.client = root ? NULL : client,
+		.client_owner = owner[0] ? owner : NULL,
+		.path = root ? NULL : rest, .perm = perm, .when = &o->when,
 	};
-	printf("%s %s %s/%s (policy %s):\n", w.name, policy_perm_name(perm),
-	       client, rest, policy_version(p));
+	printf("%s %s %s%s%s (policy %s):\n", w.name, policy_perm_name(perm),
+	       root ? "/ (the mount root)" : client, root ? "" : "/", rest,
+	       policy_version(p));
 	policy_explain(p, &r, trace, NULL, &d);
 	printf("%s by %s\n", d.allow ? "ALLOWED" : "DENIED", d.rule);
 	rc = d.allow ? 0 : 1;

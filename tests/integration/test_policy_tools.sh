@@ -57,6 +57,41 @@ check_match "DENIED" "$out" "write not granted to readers"
 check_fail -m "unknown action refused" explain dsft_bob Client-A/x fly
 check_fail -m "unknown user refused" explain no_such_user_dsft Client-A/x read
 
+section "policy explain at the mount root (admin: unlocking a user)"
+P2=$WORK/policy-admin
+mkdir -m 0755 "$P2"
+cat >"$P2/roles.ini" <<'INI'
+[role security]
+members = dsft_alice, dsft_bob, dsft_carol
+scope = all
+allow = list, admin
+[role helpdesk]
+members = dsft_bob
+scope = clients:Client-A
+allow = list
+deny = admin
+[role team]
+members = dsft_carol
+scope = clients:Client-A
+allow = list, admin
+INI
+chmod 0644 "$P2/roles.ini"
+explain2() { "$DOSSIERCTL" policy explain --policy "$P2" --at "2026-11-30 10:00" "$@"; }
+out=$(explain2 dsft_alice / admin 2>&1)
+check_eq "0" "$?" "admin over every client at the mount root: exit 0"
+check_match "^dsft_alice admin / \(the mount root\)" "$out" "  the mount root is named"
+check_match "ALLOWED by role security" "$out" "  allowed, and by which role"
+out=$(explain2 dsft_bob / admin 2>&1)
+check_eq "1" "$?" "a deny of admin on one client: exit 1"
+check_match "role security +allows" "$out" "  the allow is listed"
+check_match "DENIED by role helpdesk" "$out" "  the deny beats it"
+out=$(explain2 dsft_carol / admin 2>&1)
+check_match "ALLOWED by role security" "$out" "an admin role over one client does not spoil another over all"
+check_match "role team +does not apply: does not allow admin over every client" "$out" "  and is shown not to apply at the root"
+out=$(explain2 dsft_alice / read 2>&1)
+check_match "only list, audit and admin are meaningful at the mount root" "$out" "read at the mount root does not apply"
+check_match "DENIED by default deny" "$out" "  and is denied"
+
 section "policy explain on a mounted path (owner from the mount)"
 if mount_vault "$WORK/vault" "$WORK/mnt"; then
     as_user dsft_alice mkdir "$MNT/Client-Own"
@@ -66,6 +101,9 @@ if mount_vault "$WORK/vault" "$WORK/mnt"; then
     check_match "ALLOWED by role manager" "$out" "the folder's creator is its owner"
     out=$(explain dsft_bob "$MNT/Client-Own/f.txt" read 2>&1)
     check_match "DENIED" "$out" "someone else is not"
+    out=$(explain dsft_alice "$MNT" admin 2>&1)
+    check_match "^dsft_alice admin / \(the mount root\)" "$out" "the mount point itself is the mount root"
+    check_match "DENIED by default deny" "$out" "  where a role over assigned clients grants no admin"
 
     section "policy review"
     out=$("$DOSSIERCTL" policy review --policy "$P" --mount "$MNT" --at "2026-11-30 10:00" 2>&1)
