@@ -10,7 +10,10 @@
  * mode 0666: anyone may ask, and the daemon decides. Who asks comes from
  * the kernel (SO_PEERCRED), never from the request, and is weighed by the
  * role policy like a file operation of that uid; the client in turn
- * checks that the peer is root.
+ * checks that the peer is root. CONTROL_CALLS calls are served at once,
+ * at most CONTROL_PER_UID of them for one user other than root (the next
+ * is answered "too many calls of yours at once"), and a caller that
+ * sends nothing is dropped after CONTROL_RECV_S.
  *
  * A call is one request message and one reply message. A message is text:
  * "key=value" lines, the value with every byte outside 0x20..0x7e and
@@ -31,6 +34,7 @@
 #define CONTROL_DIR      "/run/dossierfs"
 #define CONTROL_MSG_MAX  (256u << 10)   /* bytes of one message */
 #define CONTROL_CALLS    16u            /* calls served at once */
+#define CONTROL_PER_UID  4u             /* of them for one user (not root) */
 #define CONTROL_RECV_S   10             /* seconds to send a request */
 
 /* The "major:minor" of the mount at path (the last one mounted there,

@@ -339,11 +339,15 @@ struct control {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned calls;              /* under mu */
+	uid_t caller[CONTROL_CALLS]; /* under mu: whose call each slot serves */
+	bool used[CONTROL_CALLS];    /* under mu */
 };
 
 struct call {
 	struct control *c;
 	int s;
+	unsigned slot;
+	struct ucred cred;
 };
 
 static void reply_error(struct kvbuf *r, const char *msg)
@@ -356,20 +360,14 @@ static void *serve_call(void *arg)
 {
 	struct call *k = arg;
 	struct control *c = k->c;
-	struct control_peer peer;
-	struct ucred cred;
-	socklen_t cl = sizeof(cred);
+	struct control_peer peer = { .pid = k->cred.pid, .uid = k->cred.uid,
+	                             .gid = k->cred.gid };
 	struct kvbuf reply = { 0 };
 	struct kvmsg req;
 	char *buf = NULL;
 	size_t len = 0;
 	int fd = -1, rc;
 
-	if (getsockopt(k->s, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0)
-		goto out;
-	peer.pid = cred.pid;
-	peer.uid = cred.uid;
-	peer.gid = cred.gid;
 	if ((rc = recv_msg(k->s, &buf, &len, &fd)) != 0)
 		goto out;
 	if (kv_parse(buf, len, &req) != 0) {
@@ -389,12 +387,35 @@ out:
 	free(buf);
 	kv_free(&reply);
 	close(k->s);
-	free(k);
 	pthread_mutex_lock(&c->mu);
+	c->used[k->slot] = false;
 	c->calls--;
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);
+	free(k);
 	return NULL;
+}
+
+/* Calls uid has being served, under c->mu. */
+static unsigned calls_of(const struct control *c, uid_t uid)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < CONTROL_CALLS; i++)
+		n += c->used[i] && c->caller[i] == uid;
+	return n;
+}
+
+/* Answers call s, not served, with msg and closes it. */
+static void turn_away(int s, const char *msg)
+{
+	struct kvbuf reply = { 0 };
+
+	reply_error(&reply, msg);
+	if (reply.err == 0)
+		send_msg(s, reply.p, reply.len, -1);
+	kv_free(&reply);
+	close(s);
 }
 
 static void *accept_loop(void *arg)
@@ -404,9 +425,12 @@ static void *accept_loop(void *arg)
 
 	for (;;) {
 		struct timeval tv = { CONTROL_RECV_S, 0 };
+		struct ucred cred;
+		socklen_t cl = sizeof(cred);
 		struct call *k;
 		pthread_attr_t at;
 		pthread_t t;
+		unsigned slot = 0;
 		int s;
 
 		if (poll(p, 2, -1) < 0) {
@@ -419,11 +443,27 @@ static void *accept_loop(void *arg)
 		s = accept4(c->sock, NULL, NULL, SOCK_CLOEXEC);
 		if (s < 0)
 			continue;
-		/* A caller that sends nothing does not hold a thread. */
+		if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0) {
+			close(s);
+			continue;
+		}
+		/* A caller that sends nothing does not hold a thread for
+		 * long, and one user cannot hold them all: past
+		 * CONTROL_PER_UID calls at once (root excepted), the next is
+		 * turned away at once. */
 		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		pthread_mutex_lock(&c->mu);
+		if (cred.uid != 0 && calls_of(c, cred.uid) >= CONTROL_PER_UID) {
+			pthread_mutex_unlock(&c->mu);
+			turn_away(s, "too many calls of yours at once");
+			continue;
+		}
 		while (c->calls >= CONTROL_CALLS)
 			pthread_cond_wait(&c->cv, &c->mu);
+		while (c->used[slot])
+			slot++;
+		c->used[slot] = true;
+		c->caller[slot] = cred.uid;
 		c->calls++;
 		pthread_mutex_unlock(&c->mu);
 		k = malloc(sizeof(*k));
@@ -434,6 +474,8 @@ static void *accept_loop(void *arg)
 		} else {
 			k->c = c;
 			k->s = s;
+			k->slot = slot;
+			k->cred = cred;
 			if (pthread_create(&t, &at, serve_call, k) == 0) {
 				pthread_attr_destroy(&at);
 				continue;
@@ -443,6 +485,7 @@ static void *accept_loop(void *arg)
 		}
 		pthread_attr_destroy(&at);
 		pthread_mutex_lock(&c->mu);
+		c->used[slot] = false;
 		c->calls--;
 		pthread_mutex_unlock(&c->mu);
 	}

@@ -231,6 +231,37 @@ check_match "\"user\":\"$D\".*\"outcome\":\"denied\".*\"rule\":\"locked out by a
 unmount_vault && mount_vault "$VAULT" "$MNT" >/dev/null || fail "remount"
 check_fail -m "still locked out after a remount" as_user $D ls "$MNT/c1"
 check_match "^$D	probing	" "$(as_user $ADM "$DOSSIERCTL" lockouts "$MNT" 2>&1)" "dossierctl lockouts (admin) lists the user"
+# One user holding calls open without sending anything cannot lock the
+# admin out of the control socket: past 4 calls at once, theirs are
+# turned away (more than the 16 served at once are held here).
+sock=/run/dossierfs/ctl-$(findmnt -n -o MAJ:MIN --mountpoint "$MNT" | tr -d " ").sock
+as_user $R "$PY" -c '
+import socket, sys, time
+held, turned = [], 0
+for _ in range(20):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(2)
+    try:
+        s.connect(sys.argv[1])
+        held.append(s)
+    except OSError:
+        pass
+end = time.time() + 5
+while time.time() < end and turned < len(held) - 4:
+    for s in held:
+        s.settimeout(0.05)
+        try:
+            if b"too many calls of yours" in s.recv(65536):
+                turned += 1
+        except OSError:
+            pass
+print("turned away", turned, flush=True)
+time.sleep(6)' "$sock" >"$WORK/held.out" 2>&1 &
+held=$!
+for _ in $(seq 100); do [ -s "$WORK/held.out" ] && break; sleep 0.1; done
+check_eq "turned away 16" "$(cat "$WORK/held.out")" "a user holding 20 control calls has 16 of them turned away"
+check_match "^$D	probing	" "$(as_user $ADM timeout 5 "$DOSSIERCTL" lockouts "$MNT" 2>&1)" "  meanwhile the admin's call is served"
+wait "$held"
 check_fail_with 'only an admin' -m "unlock by a non-admin is refused" as_user $R "$DOSSIERCTL" unlock "$MNT" $D
 check_fail_with 'only an admin' -m "unlock by an admin whose other role denies admin is refused" \
     as_user $A2 "$DOSSIERCTL" unlock "$MNT" $D
