@@ -729,49 +729,67 @@ START_TEST(test_mount_root)
 }
 END_TEST
 
-/* audit at the mount root: the whole vault's .audit. */
-START_TEST(test_mount_root_audit)
+/*
+ * audit (the root's .audit) and admin (unlocking a user) at the mount
+ * root: granted only over the whole vault, and taken away by a deny of
+ * the permission anywhere. One policy, written for permission name pn.
+ */
+static void check_root_whole_vault(unsigned perm, const char *pn)
 {
 	struct policy *p;
 	struct tm t;
 	struct policy_req r;
+	char text[2048];
 
-	put("roles.ini",
-	    "[role aud]\nmembers = daemon\nscope = all\nallow = list, audit\n"
+	snprintf(text, sizeof(text),
+	    "[role whole]\nmembers = daemon, news\nscope = all\n"
+	    "allow = list, %s\n"
 	    "[role part]\nmembers = bin\nscope = clients:a*\n"
-	    "allow = list, audit\n"
+	    "allow = list, %s\n"
 	    "[role files]\nmembers = sys\nscope = all\n"
-	    "allow = list, audit\nfiles = *.pdf\n"
-	    "[role day]\nmembers = sync\nscope = all\nallow = list, audit\n"
+	    "allow = list, %s\nfiles = *.pdf\n"
+	    "[role day]\nmembers = sync\nscope = all\nallow = list, %s\n"
 	    "days = mon-fri\n"
 	    "[role plain]\nmembers = games\nscope = all\nallow = list\n"
 	    "[role plain2]\nmembers = man\nscope = all\nallow = list\n"
-	    "[role aud2]\nmembers = lp\nscope = all\nallow = audit\n");
-	put("rules.ini",
-	    "[rule fay-audits]\nroles = plain2\neffect = allow\n"
-	    "permissions = audit\n"
-	    "[rule not-gil-on-b]\nroles = aud2\neffect = deny\n"
-	    "permissions = audit\nscope = clients:b*\n");
+	    "[role whole2]\nmembers = lp\nscope = all\nallow = %s\n"
+	    "[role one]\nmembers = mail\nscope = clients:a1\nallow = %s\n"
+	    "[role watched]\nmembers = news\nscope = clients:b*\n"
+	    "allow = list\ndeny = %s\n",
+	    pn, pn, pn, pn, pn, pn, pn);
+	put("roles.ini", text);
+	snprintf(text, sizeof(text),
+	    "[rule fay-gets-it]\nroles = plain2\neffect = allow\n"
+	    "permissions = %s\n"
+	    "[rule not-gil-on-b]\nroles = whole2\neffect = deny\n"
+	    "permissions = %s\nscope = clients:b*\n", pn, pn);
+	put("rules.ini", text);
 	p = load_clean();
-	ALLOWED(p, REQ("daemon", NOGROUPS, NULL, NULL, NULL, POL_AUDIT),
-	        "role aud");
+	ALLOWED(p, REQ("daemon", NOGROUPS, NULL, NULL, NULL, perm),
+	        "role whole");
 	/* some clients only, or some files only: not the whole vault */
-	DENIED(p, REQ("bin", NOGROUPS, NULL, NULL, NULL, POL_AUDIT),
+	DENIED(p, REQ("bin", NOGROUPS, NULL, NULL, NULL, perm),
 	       "default deny");
-	DENIED(p, REQ("sys", NOGROUPS, NULL, NULL, NULL, POL_AUDIT),
+	DENIED(p, REQ("sys", NOGROUPS, NULL, NULL, NULL, perm),
 	       "default deny");
-	/* a rule without a scope reaches what the role reaches: all */
-	DENIED(p, REQ("games", NOGROUPS, NULL, NULL, NULL, POL_AUDIT),
+	DENIED(p, REQ("mail", NOGROUPS, NULL, NULL, NULL, perm),
 	       "default deny");
-	ALLOWED(p, REQ("man", NOGROUPS, NULL, NULL, NULL, POL_AUDIT),
-	        "rule fay-audits");
-	/* a deny of audit on some clients takes the whole view away */
-	DENIED(p, REQ("lp", NOGROUPS, NULL, NULL, NULL, POL_AUDIT),
+	ALLOWED(p, REQ("mail", NOGROUPS, "a1", NULL, "", perm), "role one");
+	/* list is not it; a rule without a scope reaches what the role
+	 * reaches: all */
+	DENIED(p, REQ("games", NOGROUPS, NULL, NULL, NULL, perm),
+	       "default deny");
+	ALLOWED(p, REQ("man", NOGROUPS, NULL, NULL, NULL, perm),
+	        "rule fay-gets-it");
+	/* a deny on some clients, by a rule or by the role itself, takes
+	 * the whole vault away */
+	DENIED(p, REQ("lp", NOGROUPS, NULL, NULL, NULL, perm),
 	       "rule not-gil-on-b");
-	ALLOWED(p, REQ("lp", NOGROUPS, "a1", NULL, "", POL_AUDIT),
-	        "role aud2");
+	ALLOWED(p, REQ("lp", NOGROUPS, "a1", NULL, "", perm), "role whole2");
+	DENIED(p, REQ("news", NOGROUPS, NULL, NULL, NULL, perm),
+	       "role watched");
 	/* days */
-	r = REQ("sync", NOGROUPS, NULL, NULL, NULL, POL_AUDIT);
+	r = REQ("sync", NOGROUPS, NULL, NULL, NULL, perm);
 	t = at(1, 10, 0);
 	r.when = &t;
 	ALLOWED(p, r, "role day");
@@ -782,64 +800,16 @@ START_TEST(test_mount_root_audit)
 	       "default deny");
 	policy_free(p);
 }
+
+START_TEST(test_mount_root_audit)
+{
+	check_root_whole_vault(POL_AUDIT, "audit");
+}
 END_TEST
 
-/* admin at the mount root (unlocking a user): as for the root's .audit,
- * over every client, and any deny of admin takes it away. */
 START_TEST(test_mount_root_admin)
 {
-	struct policy *p;
-	struct tm t;
-	struct policy_req r;
-
-	put("roles.ini",
-	    "[role adm]\nmembers = daemon\nscope = all\nallow = list, admin\n"
-	    "[role part]\nmembers = bin\nscope = clients:a*\n"
-	    "allow = list, admin\n"
-	    "[role files]\nmembers = sys\nscope = all\n"
-	    "allow = list, admin\nfiles = *.pdf\n"
-	    "[role day]\nmembers = sync\nscope = all\nallow = list, admin\n"
-	    "days = mon-fri\n"
-	    "[role plain]\nmembers = games\nscope = all\nallow = list\n"
-	    "[role adm2]\nmembers = lp\nscope = all\nallow = admin\n"
-	    "[role aud]\nmembers = man\nscope = all\nallow = audit\n"
-	    "[role adm3]\nmembers = mail, news\nscope = all\n"
-	    "allow = admin\n"
-	    "[role watched]\nmembers = news\nscope = all\nallow = list\n");
-	put("rules.ini",
-	    "[rule not-gil-on-b]\nroles = adm2\neffect = deny\n"
-	    "permissions = admin\nscope = clients:b*\n"
-	    "[rule watched-no-admin]\nroles = watched\neffect = deny\n"
-	    "permissions = admin\n");
-	p = load_clean();
-	ALLOWED(p, REQ("daemon", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
-	        "role adm");
-	/* some clients only, or some files only: not the whole vault */
-	DENIED(p, REQ("bin", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
-	       "default deny");
-	DENIED(p, REQ("sys", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
-	       "default deny");
-	/* neither list nor audit is admin */
-	DENIED(p, REQ("games", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
-	       "default deny");
-	DENIED(p, REQ("man", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
-	       "default deny");
-	/* a deny of admin on some clients, or by a rule on another role of
-	 * the user, beats the allow */
-	DENIED(p, REQ("lp", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
-	       "rule not-gil-on-b");
-	ALLOWED(p, REQ("mail", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
-	        "role adm3");
-	DENIED(p, REQ("news", NOGROUPS, NULL, NULL, NULL, POL_ADMIN),
-	       "rule watched-no-admin");
-	/* days */
-	r = REQ("sync", NOGROUPS, NULL, NULL, NULL, POL_ADMIN);
-	t = at(1, 10, 0);
-	r.when = &t;
-	ALLOWED(p, r, "role day");
-	t = at(0, 10, 0);
-	DENIED(p, r, "default deny");
-	policy_free(p);
+	check_root_whole_vault(POL_ADMIN, "admin");
 }
 END_TEST
 
