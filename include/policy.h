@@ -79,8 +79,9 @@ void policy_free(struct policy *p);
  * (its name under the mount root), or NULL for the mount root itself,
  * where POL_LIST is allowed to anyone who belongs to at least one role,
  * and POL_AUDIT and POL_ADMIN to those granted them over every client
- * (the root's .audit; unlocking a user); nothing else is allowed there. client_owner is the user who created the client
- * folder, or NULL; it counts like `owner =` in a [client] section. For
+ * (the root's .audit; unlocking a user); nothing else is allowed there.
+ * client_owner is the user who created the client folder, or NULL; it
+ * counts like `owner =` in a [client] section. For
  * POL_REGISTER (creating client folder `client`, path "") the caller is
  * the owner-to-be, unless a [client] section of that name names another
  * owner. path (not NULL when client is set; ignored at the mount root)

@@ -9,8 +9,8 @@
  *
  * PATH is CLIENT[/PATH-IN-CLIENT], / for the mount root, or a path inside
  * a mounted vault: then the client folder's owner is read from the mount
- * too. Users and their
- * groups come from the system (getpwnam, getgrouplist), as in the daemon.
+ * too. Users and their groups come from the system (getpwnam,
+ * getgrouplist), as in the daemon.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -252,7 +252,7 @@ static int do_explain(struct popts *o)
 	r = (struct policy_req){
 		.user = w.name, .groups = w.groups, .ngroups = w.ngroups,
 		.client = root ? NULL : client,
-		.client_owner = owner[0] ? owner : NULL,
+		.client_owner = !root && owner[0] ? owner : NULL,
 		.path = root ? NULL : rest, .perm = perm, .when = &o->when,
 	};
 	printf("%s %s %s%s%s (policy %s):\n", w.name, policy_perm_name(perm),
